@@ -1,0 +1,73 @@
+"""``create_app(container)``: the FastAPI application, its middleware stack and its routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bazaar import __version__
+from bazaar.api import ops
+from bazaar.api.errors import install_exception_handlers
+from bazaar.api.middleware import (
+    BodyLimitMiddleware,
+    ContentTypeMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+    TelemetryMiddleware,
+    UnhandledErrorMiddleware,
+)
+from bazaar.api.responses import ORJSONResponse
+from bazaar.api.routers import API_ROUTERS
+from bazaar.bootstrap import Container
+
+__all__ = ["create_app"]
+
+
+def create_app(container: Container, *, own_container: bool = False) -> FastAPI:
+    """Build the API application around an already-built container.
+
+    Args:
+        container: the composition root's output.
+        own_container: close the container when the app's lifespan ends (the CLI's
+            ``bazaar api`` worker processes own theirs; tests and ``bazaar up`` do not).
+
+    Returns:
+        The ASGI application.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if own_container:
+                await container.aclose()
+
+    app = FastAPI(
+        title="bazaar",
+        version=__version__,
+        summary="A multi-tenant commerce backend built from the backend system-design playbook.",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    install_exception_handlers(app)
+    app.include_router(ops.router)
+    for router in API_ROUTERS:
+        app.include_router(router)
+
+    settings = container.settings
+    # add_middleware wraps: the last added is the outermost. Order, outside in:
+    # request id → telemetry → unhandled errors → security headers → body limit → content type.
+    app.add_middleware(ContentTypeMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(TelemetryMiddleware, metrics=container.metrics)
+    app.add_middleware(RequestIdMiddleware)
+    return app

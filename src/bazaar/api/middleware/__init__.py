@@ -1,0 +1,19 @@
+"""Pure-ASGI middleware, one concern per module (BaseHTTPMiddleware costs a task per request)."""
+
+from __future__ import annotations
+
+from bazaar.api.middleware.body_limit import BodyLimitMiddleware
+from bazaar.api.middleware.content_type import ContentTypeMiddleware
+from bazaar.api.middleware.errors import UnhandledErrorMiddleware
+from bazaar.api.middleware.request_id import RequestIdMiddleware
+from bazaar.api.middleware.security_headers import SecurityHeadersMiddleware
+from bazaar.api.middleware.telemetry import TelemetryMiddleware
+
+__all__ = [
+    "BodyLimitMiddleware",
+    "ContentTypeMiddleware",
+    "RequestIdMiddleware",
+    "SecurityHeadersMiddleware",
+    "TelemetryMiddleware",
+    "UnhandledErrorMiddleware",
+]

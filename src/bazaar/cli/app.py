@@ -1,0 +1,27 @@
+"""The root ``bazaar`` command and its sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+from bazaar.cli import config_cmd, db_cmd, serve_cmd, tour_cmd
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="bazaar",
+    help="bazaar: a multi-tenant commerce backend built from the backend system-design playbook.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("up")(serve_cmd.up)
+app.command("api")(serve_cmd.api)
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(config_cmd.app, name="config")
+app.command("tour")(tour_cmd.tour)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""Alembic migrations, hand-written (no autogenerate) and expand/contract."""

@@ -1,0 +1,1 @@
+"""Migration scripts, one per release step; see docs/architecture.md for the rules."""

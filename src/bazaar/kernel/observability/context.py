@@ -1,0 +1,14 @@
+"""Request-scoped context variables that logs and spans read (set by the API edge)."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+__all__ = ["current_request_id", "request_id_var"]
+
+request_id_var: ContextVar[str | None] = ContextVar("bazaar_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served, if any."""
+    return request_id_var.get()

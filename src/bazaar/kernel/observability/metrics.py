@@ -1,0 +1,47 @@
+"""Prometheus metric families of api.md "Metrics", on a registry owned by one container."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["LATENCY_BUCKETS", "Metrics"]
+
+# Seconds. Dense below 50 ms, where the API's own work lives; sparse above, up to the
+# default request deadline of 10 s.
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075,
+    0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+class Metrics:
+    """The metric families of one process.
+
+    A registry per container (not the global default) keeps tests independent and lets one
+    process host several apps (API and PSP simulator in ``bazaar up``).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.http_requests_total = Counter(
+            "http_requests_total",
+            "HTTP requests answered, by route template, method and status.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.http_request_duration_seconds = Histogram(
+            "http_request_duration_seconds",
+            "Time from request start to the end of the response body.",
+            ("route", "method"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.http_requests_in_flight = Gauge(
+            "http_requests_in_flight",
+            "Requests being served by this process.",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every family."""
+        return generate_latest(self.registry)

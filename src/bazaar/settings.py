@@ -1,0 +1,230 @@
+"""Settings: the only module that reads the environment (``BAZAAR_*``, ``__`` nesting, ``*_FILE``).
+
+Sources, highest priority first: ``--set key=value`` overrides (passed as init arguments),
+environment variables, ``*_FILE`` secret files, an optional ``bazaar.toml``, the defaults here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "BreakerSettings",
+    "DatabaseSettings",
+    "Settings",
+    "parse_overrides",
+]
+
+ENV_PREFIX = "BAZAAR_"
+# Settings whose value may instead come from a file named by ``BAZAAR_<NAME>_FILE``
+# (Docker/Kubernetes secrets are mounted as files, never as environment variables).
+DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg", "postgresql+asyncpg+pgbouncer")
+SECRET_FIELDS = ("jwt_secret", "operator_key", "database_url", "redis_url", "smtp_url")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    """Connection pool of the primary (and replica) engines."""
+
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    max_overflow: int = Field(default=10, ge=0, le=1000)
+    pool_timeout_s: float = Field(default=5.0, gt=0)
+    statement_timeout_s: float = Field(default=5.0, gt=0)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    echo: bool = False
+
+
+class BreakerSettings(_Section):
+    """Circuit-breaker thresholds shared by every outbound dependency."""
+
+    cooldown_s: float = Field(default=30.0, gt=0)
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    min_calls: int = Field(default=10, ge=1)
+    window_s: float = Field(default=10.0, gt=0)
+
+
+class AuthSettings(_Section):
+    """Token lifetimes and claims (capabilities §2.2)."""
+
+    issuer: str = "bazaar"
+    audience: str = "bazaar-api"
+    access_token_ttl_s: int = Field(default=900, ge=10, le=86_400)
+    refresh_token_ttl_s: int = Field(default=7 * 86_400, ge=60)
+
+
+class Settings(BaseSettings):
+    """Every setting bazaar reads. See docs/settings.md for the table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    data_dir: Path = Path(".bazaar")
+    demo: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    public_url: str = ""
+
+    database_url: str = ""
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_url: str = ""
+    broker: Literal["sqlite", "redis", ""] = ""
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+    jwt_secret: SecretStr | None = None
+    jwt_private_key_file: Path | None = None
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    operator_key: SecretStr | None = None
+
+    psp_url: str = ""
+    psp_timeout_s: float = Field(default=2.0, gt=0)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    max_in_flight: int = Field(default=256, ge=1)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    drain_delay_s: float = Field(default=0.0, ge=0)
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    smtp_url: str = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = True
+
+    @field_validator("database_replica_urls", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database_scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if value and scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"scheme must be one of {', '.join(DATABASE_SCHEMES)} (got {scheme!r})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Settings:
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+        if secret is not None and len(secret) < 32 and not self.demo:
+            raise ValueError("jwt_secret must be at least 32 characters outside demo mode")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The primary database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'bazaar.db').resolve()}"
+
+    @property
+    def effective_broker(self) -> str:
+        if self.broker:
+            return self.broker
+        return "redis" if self.redis_url else "sqlite"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("BAZAAR_CONFIG_FILE", "bazaar.toml"))
+        return (
+            init_settings,
+            env_settings,
+            SecretFileSettingsSource(settings_cls),
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data with every secret replaced by ``'***'``."""
+        data = self.model_dump(mode="json")
+        for name in SECRET_FIELDS:
+            if data.get(name):
+                data[name] = _mask_url(data[name]) if name.endswith("_url") else "***"
+        data["database_replica_urls"] = [_mask_url(u) for u in data["database_replica_urls"]]
+        data["effective_database_url"] = _mask_url(self.effective_database_url)
+        data["effective_broker"] = self.effective_broker
+        return data
+
+
+class SecretFileSettingsSource(PydanticBaseSettingsSource):
+    """Reads ``BAZAAR_<NAME>_FILE`` for the secret settings (the file's content, stripped)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_FIELDS:
+            file_var = f"{ENV_PREFIX}{name.upper()}_FILE"
+            path = os.environ.get(file_var)
+            if path:
+                try:
+                    values[name] = Path(path).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise ValueError(f"{file_var}: cannot read {path}: {exc.strerror}") from exc
+        return values
+
+
+def _mask_url(url: str) -> str:
+    """Hide the password of a URL (``scheme://user:***@host``), keep the rest readable."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """Turn ``--set key=value`` pairs into nested init arguments.
+
+    ``breaker.cooldown_s=5`` and ``breaker__cooldown_s=5`` both nest under ``breaker``.
+
+    Raises:
+        ValueError: a pair has no ``=`` or an empty key.
+    """
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().lower()
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        parts = key.replace("__", ".").split(".")
+        node = result
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"--set {key}: {part} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return result

@@ -1,0 +1,12 @@
+"""Every tour scenario, by its name in concepts.md, in one explicit registry."""
+
+from __future__ import annotations
+
+from bazaar.tour.runner import Scenario
+from bazaar.tour.scenarios import http_errors, identity
+
+__all__ = ["SCENARIOS"]
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario for scenario in (http_errors.SCENARIO, identity.SCENARIO)
+}
