@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, field
 
+from bazaar.contexts.identity import IdentityService, TenantCreationPolicy
+from bazaar.contexts.identity.adapters import (
+    Argon2PasswordHasher,
+    AuditLogListener,
+    JwtTokenCodec,
+    SqlIdentityReadModel,
+    SqlIdentityUnitOfWork,
+)
+from bazaar.contexts.identity.application.ports import PasswordHasher
 from bazaar.infra.db import Database, create_database
 from bazaar.infra.db.engine import PoolConfig
+from bazaar.infra.keys import load_keyring
 from bazaar.kernel.clock import Clock, SystemClock
+from bazaar.kernel.ids import MAX_WORKER_ID, SnowflakeGenerator
 from bazaar.kernel.observability.metrics import Metrics
 from bazaar.settings import Settings
 
-__all__ = ["Container", "Lifecycle", "build_container"]
+__all__ = ["Container", "Lifecycle", "build_container", "build_identity_service"]
 
 
 @dataclass(slots=True)
@@ -34,11 +46,24 @@ class Container:
     database: Database
     metrics: Metrics
     lifecycle: Lifecycle
+    ids: SnowflakeGenerator
     # --- contexts (wired below) ---
-    # identity: IdentityService
+    identity: IdentityService
 
     async def aclose(self) -> None:
         await self.database.dispose()
+
+
+def snowflake_worker_id(settings: Settings) -> int:
+    """The 10-bit worker id of this process's Snowflake ids.
+
+    ``BAZAAR_WORKER_ID`` when set (give each process of a deployment its own); otherwise
+    derived from the pid, which is unique among the live processes of one host — enough for
+    ``bazaar up`` and ``bazaar api --workers N`` on one machine, not across machines.
+    """
+    if settings.worker_id is not None:
+        return settings.worker_id
+    return os.getpid() % (MAX_WORKER_ID + 1)
 
 
 def database_pool_config(settings: Settings) -> PoolConfig:
@@ -63,10 +88,61 @@ async def build_container(settings: Settings, *, clock: Clock | None = None) -> 
     clock = clock or SystemClock()
     database = create_database(settings.effective_database_url, database_pool_config(settings))
     metrics = Metrics()
+    ids = SnowflakeGenerator(snowflake_worker_id(settings), clock)
+    identity = await build_identity_service(settings, clock, database, ids=ids)
     return Container(
         settings=settings,
         clock=clock,
         database=database,
         metrics=metrics,
         lifecycle=Lifecycle(),
+        ids=ids,
+        identity=identity,
+    )
+
+
+async def build_identity_service(
+    settings: Settings,
+    clock: Clock,
+    database: Database,
+    *,
+    ids: SnowflakeGenerator | None = None,
+    passwords: PasswordHasher | None = None,
+) -> IdentityService:
+    """Identity on the database, with signing keys from the settings or the data dir.
+
+    Args:
+        settings: the effective settings (auth lifetimes, secrets, data dir, demo mode).
+        clock: the time source of tokens and timestamps.
+        database: where identity's tables live (migrated by the caller).
+        ids: the process's id generator (one per process, so ids never collide).
+        passwords: the password hasher; argon2id with RFC 9106 parameters by default
+            (tests pass cheaper parameters, since each default hash costs ~0.3 s of CPU).
+    """
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    operator_key = settings.operator_key.get_secret_value() if settings.operator_key else None
+    # Key files are read (or generated, under a file lock) off the event loop.
+    keyring = await asyncio.to_thread(
+        load_keyring,
+        secret=secret,
+        private_key_file=settings.jwt_private_key_file,
+        keys_dir=settings.data_dir / "keys",
+    )
+    auth = settings.auth
+    return IdentityService(
+        unit_of_work=lambda: SqlIdentityUnitOfWork(database.sessions),
+        reads=SqlIdentityReadModel(database.read_engine),
+        passwords=passwords or Argon2PasswordHasher(),
+        tokens=JwtTokenCodec(
+            keyring,
+            issuer=auth.issuer,
+            audience=auth.audience,
+            ttl_s=auth.access_token_ttl_s,
+            clock=clock,
+        ),
+        ids=ids or SnowflakeGenerator(snowflake_worker_id(settings), clock),
+        clock=clock,
+        refresh_token_ttl_s=auth.refresh_token_ttl_s,
+        tenant_creation=TenantCreationPolicy(open=settings.demo, operator_key=operator_key),
+        listeners=(AuditLogListener(),),
     )

@@ -1,7 +1,10 @@
-"""The HTTP edge of the API process: app factory, problem mapping, middleware."""
+"""The HTTP edge of the API process: app factory (``bazaar.api.app``), problem mapping, middleware.
+
+Deliberately imports nothing: contexts' routes import ``bazaar.api.security`` and
+``bazaar.api.problems``, while ``bazaar.api.app`` imports those routes; an eager import here
+would make that a cycle.
+"""
 
 from __future__ import annotations
 
-from bazaar.api.app import create_app
-
-__all__ = ["create_app"]
+__all__: list[str] = []

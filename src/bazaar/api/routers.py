@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from bazaar.contexts.identity.api.routes import router as identity_router
+from bazaar.contexts.identity.api.routes import well_known_router as identity_well_known_router
+
 __all__ = ["API_ROUTERS"]
 
-API_ROUTERS: list[APIRouter] = []
+API_ROUTERS: list[APIRouter] = [identity_router, identity_well_known_router]

@@ -38,9 +38,9 @@ def show(
         typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
         return
     table = Table(title="bazaar settings", show_lines=False)
-    table.add_column("setting", style="bold")
-    table.add_column("environment variable", style="dim")
-    table.add_column("value")
+    table.add_column("setting", style="bold", overflow="fold")
+    table.add_column("environment variable", style="dim", overflow="fold")
+    table.add_column("value", overflow="fold")
     for name, value in sorted(_flatten(data)):
         env = "BAZAAR_" + name.replace(".", "__").upper()
         table.add_row(name, env, "" if value is None else str(value))

@@ -135,7 +135,7 @@ class DeferredApp:
         await self.app(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        from bazaar.api import create_app
+        from bazaar.api.app import create_app
 
         while True:
             message: Message = await receive()

@@ -25,7 +25,7 @@ DataDirOption = Annotated[
 
 
 async def _run_system(settings: Settings, *, migrate: bool) -> None:
-    from bazaar.api import create_app
+    from bazaar.api.app import create_app
     from bazaar.bootstrap import build_container
     from bazaar.infra.db.migrate import upgrade
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from bazaar.api import create_app
+from bazaar.api.app import create_app
 from bazaar.bootstrap import Container, build_container
 from bazaar.infra.db.migrate import upgrade
 from bazaar.kernel.clock import Clock

@@ -1,4 +1,4 @@
-"""``bazaar up`` as a real process: migrates, serves, drains on SIGTERM and exits 0."""
+"""``bazaar up`` as a real process: migrates, serves the tour, drains on SIGTERM, exits 0."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from bazaar.tour import SCENARIOS
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +70,17 @@ class TestUpCommand:
             assert ready.json()["checks"]["database"]["ok"] is True
             assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
             assert (data_dir / "bazaar.db").exists()
+            assert list((data_dir / "keys").glob("jwt-*.pem")), "signing key generated"
+            # The tour doubles as an end-to-end test of the running system.
+            tour = subprocess.run(
+                [sys.executable, "-m", "bazaar", "tour", "--url", base],
+                env=env,
+                capture_output=True,
+                timeout=120,
+            )
+            assert tour.returncode == 0, tour.stdout.decode() + tour.stderr.decode()
+            total = len(SCENARIOS)
+            assert f"{total}/{total} scenarios held" in tour.stdout.decode()
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=30) == 0
         finally:

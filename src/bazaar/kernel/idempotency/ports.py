@@ -1,0 +1,36 @@
+"""The port of the idempotency block: key records bound to the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bazaar.kernel.idempotency.model import Claim, StoredResponse
+
+__all__ = ["IdempotencyRecords"]
+
+
+class IdempotencyRecords(Protocol):
+    """Key records, bound to one transaction of the caller.
+
+    The business write and ``complete()`` must run in the same transaction, so a
+    response is stored exactly when its effect is committed (capabilities §5.4). ``claim``
+    runs in a short transaction of its own that the caller commits before the operation.
+    """
+
+    async def claim(self, scope: str, key: str, fingerprint: str, now: float) -> Claim:
+        """Insert the key as in flight, or read what is there and decide."""
+        ...
+
+    async def complete(
+        self, scope: str, key: str, lock_token: str, response: StoredResponse, now: float
+    ) -> None:
+        """Store the response for replays.
+
+        Raises:
+            IdempotencyLockLostError: another request took the key over meanwhile.
+        """
+        ...
+
+    async def release(self, scope: str, key: str, lock_token: str) -> None:
+        """Forget a claimed key whose operation never started (so a corrected retry runs)."""
+        ...
