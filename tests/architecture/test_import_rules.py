@@ -81,6 +81,10 @@ class TestDependencyRule:
         ]
         assert bad == []
 
+    def test_the_psp_simulator_imports_only_the_kernel_and_the_db_layer(self) -> None:
+        # It stands in for an external provider: it must stay separable from bazaar.
+        assert violations("bazaar.psp", ("bazaar.psp", "bazaar.kernel", "bazaar.infra.db")) == []
+
     def test_infra_does_not_import_contexts_or_the_edge(self) -> None:
         assert violations("bazaar.infra", ("bazaar.infra", "bazaar.kernel")) == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bazaar.cli import config_cmd, db_cmd, serve_cmd, tour_cmd
+from bazaar.cli import config_cmd, db_cmd, psp_cmd, serve_cmd, tour_cmd
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,7 @@ app.command("api")(serve_cmd.api)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.command("tour")(tour_cmd.tour)
+app.command("psp")(psp_cmd.psp)
 
 
 def main() -> None:
