@@ -13,6 +13,8 @@ from bazaar.api.errors import install_exception_handlers
 from bazaar.api.middleware import (
     BodyLimitMiddleware,
     ContentTypeMiddleware,
+    DeadlineMiddleware,
+    LoadSheddingMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
     TelemetryMiddleware,
@@ -21,6 +23,8 @@ from bazaar.api.middleware import (
 from bazaar.api.responses import ORJSONResponse
 from bazaar.api.routers import API_ROUTERS
 from bazaar.bootstrap import Container
+from bazaar.kernel.observability.listeners import MetricsListener
+from bazaar.kernel.shedding import AdmissionController
 
 __all__ = ["create_app"]
 
@@ -62,10 +66,22 @@ def create_app(container: Container, *, own_container: bool = False) -> FastAPI:
         app.include_router(router)
 
     settings = container.settings
+    # One admission bound per process (capabilities §3.4); the console reads its snapshot.
+    admission = AdmissionController(
+        settings.max_in_flight, listener=MetricsListener(container.metrics)
+    )
+    app.state.admission = admission
     # add_middleware wraps: the last added is the outermost. Order, outside in:
-    # request id → telemetry → unhandled errors → security headers → body limit → content type.
+    # request id → telemetry → unhandled errors → security headers → shedding → deadline
+    # → body limit → content type. Shedding answers before any per-request cost (no timer,
+    # no context variable) yet inside request id and telemetry, so its 503 is counted and
+    # carries the id; the deadline sees every body chunk through the body limit's reads.
     app.add_middleware(ContentTypeMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        DeadlineMiddleware, default_timeout_s=settings.request_timeout_s, clock=container.clock
+    )
+    app.add_middleware(LoadSheddingMiddleware, controller=admission, retry_after_s=1)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(TelemetryMiddleware, metrics=container.metrics)

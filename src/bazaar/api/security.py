@@ -51,7 +51,7 @@ def forbidden(detail: str) -> ProblemError:
     return ProblemError(403, "forbidden", detail)
 
 
-def identity_service(request: Request) -> IdentityService:
+async def identity_service(request: Request) -> IdentityService:
     service: IdentityService = request.app.state.container.identity
     return service
 

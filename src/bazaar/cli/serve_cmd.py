@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -79,7 +80,7 @@ def up(
 
     settings = load_settings(set_, demo=True if demo else None, port=port, data_dir=data_dir)
     configure_logging(settings.log_level, json=settings.log_json)
-    asyncio.run(_run_system(settings, migrate=True))
+    run_async(_run_system(settings, migrate=True))
 
 
 def api(
@@ -98,7 +99,7 @@ def api(
     settings = load_settings(set_, port=port)
     configure_logging(settings.log_level, json=settings.log_json)
     if workers == 1:
-        asyncio.run(_run_system(settings, migrate=False))
+        run_async(_run_system(settings, migrate=False))
         return
     # Worker processes are spawned by uvicorn and build their settings from the
     # environment: hand the --set overrides and flags down as BAZAAR_* variables.
@@ -114,6 +115,21 @@ def api(
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
         server_header=False,
     )
+
+
+def run_async(main: Coroutine[Any, Any, None]) -> None:
+    """Run the server's event loop on uvloop when it is installed (uvicorn[standard] brings it).
+
+    uvicorn picks uvloop itself only when it creates the loop; bazaar creates its own loop
+    to supervise several servers, so it makes the same choice here.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def _export_overrides(pairs: list[str], *, port: int | None) -> None:

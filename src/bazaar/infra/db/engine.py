@@ -98,8 +98,9 @@ def _sqlite_engine(url: str, pool: PoolConfig, *, writer: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        # Take over BEGIN from pysqlite (it would issue its own deferred BEGIN lazily).
-        dbapi_connection.isolation_level = None
+        if writer:
+            # Take over BEGIN from pysqlite, which would issue a deferred BEGIN lazily.
+            dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # WAL lets readers run beside the writer; NORMAL is durable across process crashes
         # in WAL mode (https://sqlite.org/pragma.html#pragma_synchronous); foreign keys are
@@ -112,15 +113,17 @@ def _sqlite_engine(url: str, pool: PoolConfig, *, writer: bool) -> AsyncEngine:
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
-    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+    if writer:
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(conn: Any) -> None:
-        # A deferred transaction that reads and then writes fails at once with
-        # SQLITE_BUSY_SNAPSHOT when another writer committed in between; the busy timeout
-        # does not help there. Writers therefore take the lock up front (BEGIN IMMEDIATE)
-        # and queue on the busy timeout; readers use a separate, read-only engine.
-        conn.exec_driver_sql(begin)
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            # A deferred transaction that reads and then writes fails at once with
+            # SQLITE_BUSY_SNAPSHOT when another writer committed in between; the busy
+            # timeout does not help there. Writers therefore take the lock up front and
+            # queue on the busy timeout. Readers keep pysqlite's default, which opens no
+            # transaction for SELECTs at all: each statement reads a consistent snapshot
+            # and costs no extra BEGIN/ROLLBACK round trips through aiosqlite's thread.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

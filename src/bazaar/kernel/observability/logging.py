@@ -99,12 +99,14 @@ def configure_logging(
     )
     structlog.configure(
         processors=[
+            # Drop below-level events first, before any processor spends time on them.
+            structlog.stdlib.filter_by_level,
             *shared[:-2],
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared[:-2],

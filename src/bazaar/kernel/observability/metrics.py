@@ -41,6 +41,12 @@ class Metrics:
             "Requests being served by this process.",
             registry=self.registry,
         )
+        self.shed_total = Counter(
+            "bazaar_shed_total",
+            "Requests refused by admission control before any work, by reason.",
+            ("reason",),
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every family."""
