@@ -6,6 +6,8 @@ import asyncio
 import os
 from dataclasses import dataclass, field
 
+from redis.asyncio import Redis
+
 from bazaar.contexts.identity import IdentityService, TenantCreationPolicy
 from bazaar.contexts.identity.adapters import (
     Argon2PasswordHasher,
@@ -18,9 +20,18 @@ from bazaar.contexts.identity.application.ports import PasswordHasher
 from bazaar.infra.db import Database, create_database
 from bazaar.infra.db.engine import PoolConfig
 from bazaar.infra.keys import load_keyring
+from bazaar.kernel.breaker import (
+    BreakerConfig,
+    BreakerRegistry,
+    BreakerStore,
+    InMemoryBreakerStore,
+    RedisBreakerStore,
+)
 from bazaar.kernel.clock import Clock, SystemClock
 from bazaar.kernel.ids import MAX_WORKER_ID, SnowflakeGenerator
+from bazaar.kernel.observability.listeners import MetricsListener
 from bazaar.kernel.observability.metrics import Metrics
+from bazaar.kernel.resilience import DependencyGuard, DependencyPolicy, DependencyRegistry
 from bazaar.settings import Settings
 
 __all__ = ["Container", "Lifecycle", "build_container", "build_identity_service"]
@@ -47,11 +58,21 @@ class Container:
     metrics: Metrics
     lifecycle: Lifecycle
     ids: SnowflakeGenerator
+    breakers: BreakerRegistry
+    dependencies: DependencyRegistry
+    redis: Redis | None
     # --- contexts (wired below) ---
     identity: IdentityService
 
     async def aclose(self) -> None:
         await self.database.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def refresh_gauges(self) -> None:
+        """Set gauges that mirror shared state (a breaker another process opened)."""
+        for snapshot in await self.breakers.snapshots():
+            self.metrics.breaker_state.labels(snapshot.name).set(snapshot.state.gauge_value)
 
 
 def snowflake_worker_id(settings: Settings) -> int:
@@ -64,6 +85,17 @@ def snowflake_worker_id(settings: Settings) -> int:
     if settings.worker_id is not None:
         return settings.worker_id
     return os.getpid() % (MAX_WORKER_ID + 1)
+
+
+def breaker_config(settings: Settings) -> BreakerConfig:
+    """The breaker thresholds of the settings (capabilities §4.3 defaults)."""
+    breaker = settings.breaker
+    return BreakerConfig(
+        failure_rate_threshold=breaker.failure_rate,
+        minimum_calls=breaker.min_calls,
+        window_s=breaker.window_s,
+        cooldown_s=breaker.cooldown_s,
+    )
 
 
 def database_pool_config(settings: Settings) -> PoolConfig:
@@ -89,6 +121,32 @@ async def build_container(settings: Settings, *, clock: Clock | None = None) -> 
     database = create_database(settings.effective_database_url, database_pool_config(settings))
     metrics = Metrics()
     ids = SnowflakeGenerator(snowflake_worker_id(settings), clock)
+    listener = MetricsListener(metrics)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    # With Redis, every API process shares one view of each breaker (capabilities §4.3).
+    breaker_store: BreakerStore = (
+        RedisBreakerStore(redis) if redis is not None else InMemoryBreakerStore(clock)
+    )
+    breakers = BreakerRegistry(
+        clock,
+        store=breaker_store,
+        listener=listener,
+        default_config=breaker_config(settings),
+    )
+    dependencies = DependencyRegistry()
+    dependencies.register(
+        DependencyGuard(
+            "psp",
+            DependencyPolicy(
+                timeout_s=settings.psp_timeout_s,
+                max_concurrent=settings.psp_max_concurrent,
+                max_queue=settings.psp_max_queue,
+            ),
+            breaker=breakers.get_or_create("psp"),
+            clock=clock,
+            listener=listener,
+        )
+    )
     identity = await build_identity_service(settings, clock, database, ids=ids)
     return Container(
         settings=settings,
@@ -97,6 +155,9 @@ async def build_container(settings: Settings, *, clock: Clock | None = None) -> 
         metrics=metrics,
         lifecycle=Lifecycle(),
         ids=ids,
+        breakers=breakers,
+        dependencies=dependencies,
+        redis=redis,
         identity=identity,
     )
 

@@ -30,7 +30,15 @@ ENV_PREFIX = "BAZAAR_"
 # Settings whose value may instead come from a file named by ``BAZAAR_<NAME>_FILE``
 # (Docker/Kubernetes secrets are mounted as files, never as environment variables).
 DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg", "postgresql+asyncpg+pgbouncer")
-SECRET_FIELDS = ("jwt_secret", "operator_key", "database_url", "redis_url", "smtp_url")
+SECRET_FIELDS = (
+    "jwt_secret",
+    "operator_key",
+    "database_url",
+    "redis_url",
+    "smtp_url",
+    "psp_api_key",
+    "psp_webhook_secret",
+)
 
 
 class _Section(BaseModel):
@@ -96,7 +104,12 @@ class Settings(BaseSettings):
     operator_key: SecretStr | None = None
 
     psp_url: str = ""
+    psp_port: int = Field(default=0, ge=0, le=65535)
     psp_timeout_s: float = Field(default=2.0, gt=0)
+    psp_api_key: SecretStr | None = None
+    psp_webhook_secret: SecretStr | None = None
+    psp_max_concurrent: int = Field(default=32, ge=1)
+    psp_max_queue: int = Field(default=64, ge=0)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1)

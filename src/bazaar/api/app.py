@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bazaar import __version__
-from bazaar.api import ops
+from bazaar.api import admin, ops
 from bazaar.api.errors import install_exception_handlers
 from bazaar.api.middleware import (
     BodyLimitMiddleware,
@@ -62,6 +62,7 @@ def create_app(container: Container, *, own_container: bool = False) -> FastAPI:
     app.state.container = container
     install_exception_handlers(app)
     app.include_router(ops.router)
+    app.include_router(admin.router)
     for router in API_ROUTERS:
         app.include_router(router)
 

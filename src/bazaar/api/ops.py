@@ -38,6 +38,12 @@ async def readyz(request: Request) -> ORJSONResponse:
         checks["database"] = {"ok": True, "dialect": container.database.dialect}
     except (TimeoutError, Exception) as exc:  # readiness reports, it never raises
         checks["database"] = {"ok": False, "error": type(exc).__name__}
+    # An open breaker degrades one feature; the process still serves everything else, so
+    # it is reported here without failing readiness.
+    open_breakers = [
+        s.name for s in await container.breakers.snapshots() if s.state.name != "CLOSED"
+    ]
+    checks["breakers"] = {"ok": True, "not_closed": open_breakers}
     draining = container.lifecycle.draining
     ready = all(check["ok"] for check in checks.values()) and not draining
     body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": checks}
@@ -51,4 +57,6 @@ async def readyz(request: Request) -> ORJSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    return Response(_container(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    container = _container(request)
+    await container.refresh_gauges()
+    return Response(container.metrics.render(), media_type=CONTENT_TYPE_LATEST)

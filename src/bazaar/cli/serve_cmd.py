@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import SecretStr
 from rich.table import Table
 
 from bazaar.cli.common import SetOption, console, load_settings
@@ -19,24 +21,68 @@ from bazaar.settings import Settings, parse_overrides
 
 __all__ = ["api", "up"]
 
+DEMO_BREAKER_COOLDOWN_S = 5.0
+
 PortOption = Annotated[int | None, typer.Option("--port", help="Port of the API.")]
 DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Where SQLite files, keys and mail live.")
 ]
 
 
-async def _run_system(settings: Settings, *, migrate: bool) -> None:
+def _with_simulator(settings: Settings) -> tuple[Settings, ServedApp | None]:
+    """Settings pointing at a PSP simulator that ``up`` starts, unless a PSP URL is set.
+
+    The simulator gets fresh credentials each start (it lives only as long as this process)
+    and sends its webhooks back to this API.
+    """
+    if settings.psp_url:
+        return settings, None
+    from bazaar.psp import PspConfig, create_psp_app
+
+    port = settings.psp_port or settings.port + 1
+    api_key = "psp_" + secrets.token_urlsafe(24)
+    webhook_secret = "whsec_" + secrets.token_urlsafe(24)
+    config = PspConfig.in_data_dir(
+        settings.data_dir / "psp",
+        api_key=api_key,
+        webhook_secret=webhook_secret,
+        webhook_url=f"http://{settings.host}:{settings.port}/api/v1/webhooks/psp",
+    )
+    served = ServedApp("psp", create_psp_app(config), settings.host, port)
+    updated = settings.model_copy(
+        update={
+            "psp_url": f"http://{settings.host}:{port}",
+            "psp_api_key": SecretStr(api_key),
+            "psp_webhook_secret": SecretStr(webhook_secret),
+        }
+    )
+    return updated, served
+
+
+def _demo_defaults(settings: Settings) -> Settings:
+    """Demo mode shortens the breaker cooldown to 5 s (unless set) so the tour shows recovery."""
+    if not settings.demo or "cooldown_s" in settings.breaker.model_fields_set:
+        return settings
+    breaker = settings.breaker.model_copy(update={"cooldown_s": DEMO_BREAKER_COOLDOWN_S})
+    return settings.model_copy(update={"breaker": breaker})
+
+
+async def _run_system(settings: Settings, *, migrate: bool, simulator: bool = False) -> None:
     from bazaar.api.app import create_app
     from bazaar.bootstrap import build_container
     from bazaar.infra.db.migrate import upgrade
 
     started_at = time.perf_counter()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    psp: ServedApp | None = None
+    if simulator:
+        settings, psp = _with_simulator(_demo_defaults(settings))
     container = await build_container(settings)
     try:
         if migrate:
             await upgrade(container.database.engine)
         api = ServedApp("api", create_app(container), settings.host, settings.port)
+        served = [api] if psp is None else [api, psp]
 
         def announce() -> None:
             base = settings.public_url or f"http://{settings.host}:{settings.port}"
@@ -46,6 +92,8 @@ async def _run_system(settings: Settings, *, migrate: bool) -> None:
             table.add_row("OpenAPI", f"{base}/openapi.json")
             table.add_row("health", f"{base}/healthz  {base}/readyz")
             table.add_row("metrics", f"{base}/metrics")
+            psp_note = "(simulator started by up)" if psp is not None else "(external)"
+            table.add_row("PSP", f"{settings.psp_url or 'not configured'} {psp_note}")
             table.add_row("data dir", str(settings.data_dir.resolve()))
             table.add_row("database", settings.masked()["effective_database_url"])
             mode = "demo" if settings.demo else "production"
@@ -55,7 +103,7 @@ async def _run_system(settings: Settings, *, migrate: bool) -> None:
             console.print("Ctrl-C or SIGTERM drains in-flight requests and stops.")
 
         await serve_until_signalled(
-            [api],
+            served,
             container.lifecycle,
             grace_s=settings.shutdown_grace_s,
             drain_delay_s=settings.drain_delay_s,
@@ -80,7 +128,7 @@ def up(
 
     settings = load_settings(set_, demo=True if demo else None, port=port, data_dir=data_dir)
     configure_logging(settings.log_level, json=settings.log_json)
-    run_async(_run_system(settings, migrate=True))
+    run_async(_run_system(settings, migrate=True, simulator=True))
 
 
 def api(

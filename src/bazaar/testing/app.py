@@ -10,10 +10,12 @@ from typing import Any
 import httpx
 
 from bazaar.api.app import create_app
-from bazaar.bootstrap import Container, build_container
+from bazaar.bootstrap import Container, build_container, build_identity_service
+from bazaar.contexts.identity.adapters import Argon2PasswordHasher
 from bazaar.infra.db.migrate import upgrade
 from bazaar.kernel.clock import Clock
 from bazaar.settings import Settings
+from bazaar.testing.hashing import CHEAP_ARGON2
 
 __all__ = ["AppHarness", "running_app"]
 
@@ -27,16 +29,28 @@ class AppHarness:
 
 
 @asynccontextmanager
-async def running_app(clock: Clock | None = None, **settings: Any) -> AsyncIterator[AppHarness]:
+async def running_app(
+    clock: Clock | None = None, *, fast_password_hashing: bool = False, **settings: Any
+) -> AsyncIterator[AppHarness]:
     """Migrate the database, build the container and app, yield a client; close everything.
 
     Args:
         clock: the time source (a ``ManualClock`` in tests that expire tokens).
+        fast_password_hashing: argon2id with tiny parameters (a default hash costs ~0.3 s
+            of CPU; tests that are not about hashing should not pay it).
         **settings: ``Settings`` fields (``data_dir``, ``database_url``, ``demo``, ...).
     """
     container = await build_container(Settings(**settings), clock=clock)
     try:
         await upgrade(container.database.engine)
+        if fast_password_hashing:
+            container.identity = await build_identity_service(
+                container.settings,
+                container.clock,
+                container.database,
+                ids=container.ids,
+                passwords=Argon2PasswordHasher(CHEAP_ARGON2),
+            )
         app = create_app(container)
         # raise_app_exceptions=False: a 500 must reach the test as the problem body the
         # server sends, exactly as a real client would see it.

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-__all__ = ["Scenario", "Story", "TourConfig", "TourFailedError", "run_scenarios"]
+__all__ = ["Scenario", "Story", "TourConfig", "TourFailedError", "bearer", "run_scenarios"]
 
 
 class TourFailedError(Exception):
@@ -73,6 +73,35 @@ class Story:
             )
         tenant: dict[str, Any] = response.json()
         return {**tenant, "admin_email": email, "admin_password": password}
+
+    async def login(self, tenant_id: str, email: str, password: str) -> str:
+        """An access token for the user."""
+        response = await self.client.post(
+            "/api/v1/auth/login",
+            json={"tenant_id": tenant_id, "email": email, "password": password},
+        )
+        if response.status_code != 200:
+            raise TourFailedError(f"login failed ({response.status_code})")
+        return str(response.json()["access_token"])
+
+    async def new_customer(self, tenant: dict[str, Any]) -> dict[str, str]:
+        """A registered, signed-in customer of ``tenant``: ``{email, token}``."""
+        email = f"{self.unique('customer')}@tour.example"
+        password = "tour-" + uuid.uuid4().hex
+        response = await self.client.post(
+            "/api/v1/auth/register",
+            json={"tenant_id": tenant["id"], "email": email, "password": password},
+        )
+        if response.status_code != 201:
+            raise TourFailedError(f"could not register a customer ({response.status_code})")
+        return {"email": email, "token": await self.login(tenant["id"], email, password)}
+
+    async def admin_token(self, tenant: dict[str, Any]) -> str:
+        return await self.login(tenant["id"], tenant["admin_email"], tenant["admin_password"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
 
 
 ScenarioFn = Callable[[Story], Awaitable[None]]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bazaar.kernel.breaker import BreakerClosed, BreakerHalfOpened, BreakerOpened, BreakerState
 from bazaar.kernel.observability.metrics import Metrics
+from bazaar.kernel.resilience import DependencyCalled
 from bazaar.kernel.shedding import RequestShed
 
 __all__ = ["MetricsListener"]
@@ -21,6 +23,10 @@ class MetricsListener:
         self.metrics = metrics
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
             RequestShed: self._shed,
+            DependencyCalled: self._dependency_called,
+            BreakerOpened: self._breaker_opened,
+            BreakerHalfOpened: self._breaker_half_opened,
+            BreakerClosed: self._breaker_closed,
         }
 
     def on_event(self, event: object) -> None:
@@ -30,3 +36,18 @@ class MetricsListener:
 
     def _shed(self, event: RequestShed) -> None:
         self.metrics.shed_total.labels(event.reason.value).inc()
+
+    def _dependency_called(self, event: DependencyCalled) -> None:
+        self.metrics.dependency_calls_total.labels(event.dependency, event.outcome.value).inc()
+        self.metrics.dependency_duration_seconds.labels(event.dependency).observe(
+            event.duration_s
+        )
+
+    def _breaker_opened(self, event: BreakerOpened) -> None:
+        self.metrics.breaker_state.labels(event.name).set(BreakerState.OPEN.gauge_value)
+
+    def _breaker_half_opened(self, event: BreakerHalfOpened) -> None:
+        self.metrics.breaker_state.labels(event.name).set(BreakerState.HALF_OPEN.gauge_value)
+
+    def _breaker_closed(self, event: BreakerClosed) -> None:
+        self.metrics.breaker_state.labels(event.name).set(BreakerState.CLOSED.gauge_value)

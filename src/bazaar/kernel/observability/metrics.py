@@ -41,6 +41,25 @@ class Metrics:
             "Requests being served by this process.",
             registry=self.registry,
         )
+        self.dependency_calls_total = Counter(
+            "bazaar_dependency_calls_total",
+            "Attempts at an outbound dependency, by outcome.",
+            ("dependency", "outcome"),
+            registry=self.registry,
+        )
+        self.dependency_duration_seconds = Histogram(
+            "bazaar_dependency_duration_seconds",
+            "Duration of attempts at an outbound dependency.",
+            ("dependency",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.breaker_state = Gauge(
+            "bazaar_breaker_state",
+            "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+            ("dependency",),
+            registry=self.registry,
+        )
         self.shed_total = Counter(
             "bazaar_shed_total",
             "Requests refused by admission control before any work, by reason.",
