@@ -6,6 +6,7 @@ import asyncio
 import os
 from dataclasses import dataclass, field
 
+import httpx
 from redis.asyncio import Redis
 
 from bazaar.contexts.identity import IdentityService, TenantCreationPolicy
@@ -17,6 +18,12 @@ from bazaar.contexts.identity.adapters import (
     SqlIdentityUnitOfWork,
 )
 from bazaar.contexts.identity.application.ports import PasswordHasher
+from bazaar.contexts.payments import PaymentService
+from bazaar.contexts.payments.adapters import (
+    HttpPspClient,
+    SqlPaymentsReadModel,
+    SqlPaymentsUnitOfWork,
+)
 from bazaar.infra.db import Database, create_database
 from bazaar.infra.db.engine import PoolConfig
 from bazaar.infra.keys import load_keyring
@@ -34,7 +41,13 @@ from bazaar.kernel.observability.metrics import Metrics
 from bazaar.kernel.resilience import DependencyGuard, DependencyPolicy, DependencyRegistry
 from bazaar.settings import Settings
 
-__all__ = ["Container", "Lifecycle", "build_container", "build_identity_service"]
+__all__ = [
+    "Container",
+    "Lifecycle",
+    "build_container",
+    "build_identity_service",
+    "build_payment_service",
+]
 
 
 @dataclass(slots=True)
@@ -63,8 +76,10 @@ class Container:
     redis: Redis | None
     # --- contexts (wired below) ---
     identity: IdentityService
+    payments: PaymentService
 
     async def aclose(self) -> None:
+        await self.payments.aclose()
         await self.database.dispose()
         if self.redis is not None:
             await self.redis.aclose()
@@ -110,12 +125,19 @@ def database_pool_config(settings: Settings) -> PoolConfig:
     )
 
 
-async def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+async def build_container(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    psp_transport: httpx.AsyncBaseTransport | None = None,
+) -> Container:
     """Build the adapters the settings name and wire the contexts to them.
 
     Args:
         settings: the effective settings.
         clock: the time source; tests pass a ``ManualClock``.
+        psp_transport: carries the PSP client's requests instead of the network (tests pass
+            an ``httpx.ASGITransport`` around the simulator); None talks to ``psp_url``.
     """
     clock = clock or SystemClock()
     database = create_database(settings.effective_database_url, database_pool_config(settings))
@@ -148,6 +170,11 @@ async def build_container(settings: Settings, *, clock: Clock | None = None) -> 
         )
     )
     identity = await build_identity_service(settings, clock, database, ids=ids)
+    psp_guard = dependencies.get("psp")
+    assert psp_guard is not None  # registered just above
+    payments = build_payment_service(
+        settings, clock, database, ids=ids, guard=psp_guard, psp_transport=psp_transport
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -159,6 +186,7 @@ async def build_container(settings: Settings, *, clock: Clock | None = None) -> 
         dependencies=dependencies,
         redis=redis,
         identity=identity,
+        payments=payments,
     )
 
 
@@ -206,4 +234,40 @@ async def build_identity_service(
         refresh_token_ttl_s=auth.refresh_token_ttl_s,
         tenant_creation=TenantCreationPolicy(open=settings.demo, operator_key=operator_key),
         listeners=(AuditLogListener(),),
+    )
+
+
+def build_payment_service(
+    settings: Settings,
+    clock: Clock,
+    database: Database,
+    *,
+    ids: SnowflakeGenerator,
+    guard: DependencyGuard,
+    psp_transport: httpx.AsyncBaseTransport | None = None,
+) -> PaymentService:
+    """Payments on the database, calling the PSP at ``psp_url`` through ``guard``.
+
+    Args:
+        settings: the PSP's URL, API key and connection bound.
+        clock: the time source of key records and timestamps.
+        database: where the payments tables live (migrated by the caller).
+        ids: the process's id generator.
+        guard: the ``psp`` dependency guard (timeouts, retries, breaker, bulkhead).
+        psp_transport: replaces the network for the PSP client (tests); None uses it.
+    """
+    api_key = settings.psp_api_key.get_secret_value() if settings.psp_api_key else None
+    provider = HttpPspClient(
+        base_url=settings.psp_url,
+        api_key=api_key,
+        transport=psp_transport,
+        max_connections=settings.psp_max_concurrent,
+    )
+    return PaymentService(
+        unit_of_work=lambda: SqlPaymentsUnitOfWork(database.sessions),
+        reads=SqlPaymentsReadModel(database.read_sessions),
+        provider=provider,
+        guard=guard,
+        ids=ids,
+        clock=clock,
     )

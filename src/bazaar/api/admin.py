@@ -1,4 +1,4 @@
-"""Operator endpoints of the process: breakers and fault injection (capabilities §4.3, §4.6).
+"""Operator endpoints of the process: breakers, faults, admission (capabilities §3.4, §4.3, §4.6).
 
 These act on the process, not on one tenant's data: a tenant admin (``ops:admin``), the
 platform operator (``X-Operator-Key``) or, for faults, anyone in demo mode may use them.
@@ -41,6 +41,20 @@ class FaultUpdate(BaseModel):
     latency_ms: float = Field(default=0, ge=0, le=60_000)
     error_rate: float = Field(default=0, ge=0, le=1)
     outage: bool = False
+
+
+class AdmissionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_in_flight: int = Field(ge=1, le=100_000)
+
+
+class AdmissionView(BaseModel):
+    max_in_flight: int
+    critical_limit: int
+    in_flight: int
+    admitted: int
+    shed: int
 
 
 class FaultView(BaseModel):
@@ -150,3 +164,33 @@ async def set_fault(dependency: str, update: FaultUpdate, request: Request) -> F
 async def clear_fault(dependency: str, request: Request) -> Response:
     _guard(_container(request), dependency).faults.clear()
     return Response(status_code=204)
+
+
+def _admission_view(request: Request) -> AdmissionView:
+    snapshot = request.app.state.admission.snapshot()
+    return AdmissionView(
+        max_in_flight=snapshot.max_in_flight,
+        critical_limit=snapshot.critical_limit,
+        in_flight=snapshot.in_flight,
+        admitted=snapshot.admitted,
+        shed=snapshot.shed,
+    )
+
+
+@router.get(
+    "/admission",
+    dependencies=[Depends(ops_access(open_in_demo=True))],
+    summary="The load-shedding bound of this process and what it admitted and shed",
+)
+async def get_admission(request: Request) -> AdmissionView:
+    return _admission_view(request)
+
+
+@router.put(
+    "/admission",
+    dependencies=[Depends(ops_access(open_in_demo=True))],
+    summary="Change the load-shedding bound of this process at run time",
+)
+async def set_admission(update: AdmissionUpdate, request: Request) -> AdmissionView:
+    request.app.state.admission.resize(update.max_in_flight)
+    return _admission_view(request)

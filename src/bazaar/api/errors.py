@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from bazaar.api.problems import FieldError, ProblemError, problem_response
+from bazaar.kernel.resilience import DependencyUnavailableError
 
 __all__ = ["field_errors", "install_exception_handlers"]
 
@@ -113,7 +115,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _dependency_unavailable(request: Request, exc: Exception) -> Response:
+    # Mapped here, once, for every context: a guard that gives up on a dependency (breaker
+    # open, bulkhead full, attempts failed) means "try again later", and api.md requires
+    # every such 503 to say when. (Deadline overruns are answered 504 by DeadlineMiddleware.)
+    assert isinstance(exc, DependencyUnavailableError)
+    return problem_response(
+        503,
+        "dependency-unavailable",
+        detail=f"A service this request needs ({exc.dependency}) is temporarily unavailable.",
+        instance=request.url.path,
+        headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))},
+    )
+
+
 def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)
+    app.add_exception_handler(DependencyUnavailableError, _dependency_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -6,7 +6,14 @@ from fastapi import APIRouter
 
 from bazaar.contexts.identity.api.routes import router as identity_router
 from bazaar.contexts.identity.api.routes import well_known_router as identity_well_known_router
+from bazaar.contexts.payments.api.routes import router as payments_router
+from bazaar.contexts.payments.api.webhooks import webhooks_router as payments_webhooks_router
 
 __all__ = ["API_ROUTERS"]
 
-API_ROUTERS: list[APIRouter] = [identity_router, identity_well_known_router]
+API_ROUTERS: list[APIRouter] = [
+    identity_router,
+    identity_well_known_router,
+    payments_router,
+    payments_webhooks_router,
+]

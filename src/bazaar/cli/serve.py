@@ -65,7 +65,7 @@ async def serve_until_signalled(
     log_level: str = "info",
     on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Serve ``apps`` until SIGTERM/SIGINT, then drain and return.
+    """Serve ``apps`` until SIGTERM/SIGINT, then drain them one after the other and return.
 
     The drain: ``/readyz`` turns 503 at once (so a balancer stops sending), new connections
     are still accepted for ``drain_delay_s`` (the balancer's reaction time), then listeners
@@ -105,9 +105,11 @@ async def serve_until_signalled(
         lifecycle.begin_drain()
         if drain_delay_s > 0:
             await asyncio.sleep(drain_delay_s)
-        for server in servers:
+        # Stop in the order given: the API first, so its in-flight requests can still
+        # reach the dependencies served beside it (the PSP simulator) while they drain.
+        for server, task in zip(servers, tasks, strict=True):
             server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(task, return_exceptions=True)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -116,3 +116,17 @@ class TestFaultInjection:
         guard = demo.container.dependencies.get("psp")
         assert guard is not None
         assert guard.faults.spec == FaultSpec()
+
+
+class TestAdmission:
+    async def test_the_bound_can_be_changed_at_run_time(self, demo: AppHarness) -> None:
+        before = await demo.client.get("/api/v1/admin/admission")
+        assert before.json()["max_in_flight"] == 256
+        changed = await demo.client.put("/api/v1/admin/admission", json={"max_in_flight": 3})
+        assert changed.status_code == 200
+        assert changed.json()["max_in_flight"] == 3
+        assert changed.json()["critical_limit"] == 4
+
+    async def test_a_bound_below_one_is_refused(self, demo: AppHarness) -> None:
+        response = await demo.client.put("/api/v1/admin/admission", json={"max_in_flight": 0})
+        assert_problem(response, 422, "validation", field="max_in_flight")

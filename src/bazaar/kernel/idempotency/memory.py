@@ -47,6 +47,15 @@ class InMemoryIdempotencyRecords:
             return Claim(decision, retry_after_s=max(0.0, existing.locked_until - now))
         return Claim(decision)
 
+    async def peek(self, scope: str, key: str, fingerprint: str, now: float) -> Claim:
+        existing = self.records.get((scope, key))
+        decision = decide(existing, fingerprint, now)
+        if decision is Decision.REPLAY and existing is not None:
+            return Claim(decision, response=existing.response)
+        if decision is Decision.IN_FLIGHT and existing is not None:
+            return Claim(decision, retry_after_s=max(0.0, existing.locked_until - now))
+        return Claim(decision)
+
     async def complete(
         self, scope: str, key: str, lock_token: str, response: StoredResponse, now: float
     ) -> None:

@@ -21,6 +21,10 @@ class IdempotencyRecords(Protocol):
         """Insert the key as in flight, or read what is there and decide."""
         ...
 
+    async def peek(self, scope: str, key: str, fingerprint: str, now: float) -> Claim:
+        """What ``claim`` would decide, without writing (PROCEED carries no lock token)."""
+        ...
+
     async def complete(
         self, scope: str, key: str, lock_token: str, response: StoredResponse, now: float
     ) -> None:

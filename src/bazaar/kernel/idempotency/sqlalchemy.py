@@ -120,6 +120,20 @@ class SqlIdempotencyRecords:
             return Claim(decision, retry_after_s=max(0.0, existing.locked_until - now))
         return Claim(decision)
 
+    async def peek(self, scope: str, key: str, fingerprint: str, now: float) -> Claim:
+        """A read-only ``claim``: safe on a read-only session (a replica, SQLite's reader)."""
+        t = self.table
+        row = (
+            await self.session.execute(select(t).where(t.c.scope == scope, t.c.key == key))
+        ).one_or_none()
+        existing = None if row is None else _record(row._mapping)
+        decision = decide(existing, fingerprint, now)
+        if decision is Decision.REPLAY and existing is not None:
+            return Claim(decision, response=existing.response)
+        if decision is Decision.IN_FLIGHT and existing is not None:
+            return Claim(decision, retry_after_s=max(0.0, existing.locked_until - now))
+        return Claim(decision)
+
     async def complete(
         self, scope: str, key: str, lock_token: str, response: StoredResponse, now: float
     ) -> None:

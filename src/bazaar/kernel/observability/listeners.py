@@ -39,9 +39,7 @@ class MetricsListener:
 
     def _dependency_called(self, event: DependencyCalled) -> None:
         self.metrics.dependency_calls_total.labels(event.dependency, event.outcome.value).inc()
-        self.metrics.dependency_duration_seconds.labels(event.dependency).observe(
-            event.duration_s
-        )
+        self.metrics.dependency_duration_seconds.labels(event.dependency).observe(event.duration_s)
 
     def _breaker_opened(self, event: BreakerOpened) -> None:
         self.metrics.breaker_state.labels(event.name).set(BreakerState.OPEN.gauge_value)

@@ -126,6 +126,8 @@ def configure_logging(
     handler._bazaar = True  # type: ignore[attr-defined]  # marks our handler for re-configuration
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # httpx logs every request at INFO; bazaar records its outbound calls as metrics instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

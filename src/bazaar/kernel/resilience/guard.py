@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bazaar.kernel.breaker import CircuitBreaker, CircuitOpenError
+from bazaar.kernel.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from bazaar.kernel.bulkhead import Bulkhead, BulkheadFullError, BulkheadTimeoutError
 from bazaar.kernel.clock import Clock
 from bazaar.kernel.deadline import remaining_s, timeout_for
@@ -112,6 +112,22 @@ class DependencyGuard:
                 self.name, "failed", max(1.0, exc.retry_after_s or 1.0)
             ) from exc
 
+    async def fail_fast_if_open(self) -> None:
+        """Refuse at once while the breaker is open, before the caller does any other work.
+
+        Lets a route answer 503 without even its own bookkeeping (an idempotency claim is
+        a write): the fail-fast path of capabilities §4.4 then costs one state read.
+
+        Raises:
+            DependencyUnavailableError: the breaker is open and its cooldown has not run out.
+        """
+        snapshot = await self.breaker.snapshot()
+        if snapshot.state is not BreakerState.OPEN or snapshot.opened_at is None:
+            return
+        remaining = self.breaker.config.cooldown_s - (self.clock.now() - snapshot.opened_at)
+        if remaining > 0:
+            raise DependencyUnavailableError(self.name, "breaker_open", max(1.0, remaining))
+
     async def _attempt(self, fn: Callable[[float], Awaitable[T]]) -> T:
         timeout = timeout_for(self.policy.timeout_s)
         started = self.clock.monotonic()
@@ -136,9 +152,7 @@ class DependencyGuard:
                 duration = self.clock.monotonic() - started
                 self._listener.on_event(DependencyCalled(self.name, outcome, duration))
 
-    async def _timed(
-        self, fn: Callable[[float], Awaitable[T]], budget_s: float
-    ) -> T | _Answer:
+    async def _timed(self, fn: Callable[[float], Awaitable[T]], budget_s: float) -> T | _Answer:
         try:
             async with asyncio.timeout(budget_s):
                 await self.faults.apply()

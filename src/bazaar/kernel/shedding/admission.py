@@ -105,6 +105,23 @@ class AdmissionController:
         """The bound for CRITICAL requests: ``max_in_flight`` plus the reserve."""
         return self._critical_limit
 
+    def resize(self, max_in_flight: int, *, critical_reserve: int | None = None) -> None:
+        """Change the bound at run time (operators, adaptive limits); in-flight work stays.
+
+        Lowering the bound below what is in flight sheds new work until enough finishes.
+
+        Raises:
+            ConfigurationError: If ``max_in_flight`` < 1 or ``critical_reserve`` < 0.
+        """
+        if max_in_flight < 1:
+            raise ConfigurationError("max_in_flight", f"must be at least 1, got {max_in_flight}")
+        if critical_reserve is None:
+            critical_reserve = max(1, math.ceil(max_in_flight * DEFAULT_CRITICAL_RESERVE_RATIO))
+        elif critical_reserve < 0:
+            raise ConfigurationError("critical_reserve", f"must be >= 0, got {critical_reserve}")
+        self._max_in_flight = max_in_flight
+        self._critical_limit = max_in_flight + critical_reserve
+
     def try_admit(self, priority: Priority = Priority.NORMAL) -> bool:
         """Admit one unit of work if the bound for its priority allows.
 

@@ -121,6 +121,28 @@ class IdempotencyRecordsContract:
             claim = await r.claim(scope, "k1", "fp-other", NOW + CONTRACT_CONFIG.ttl_s + 1)
         assert claim.decision is Decision.PROCEED
 
+    async def test_peek_decides_like_claim_without_writing(
+        self, records: RecordsFactory, scope: str
+    ) -> None:
+        async with records() as r:
+            free = await r.peek(scope, "k1", "fp-a", NOW)
+        async with records() as r:
+            first = await r.claim(scope, "k1", "fp-a", NOW)
+            assert first.lock_token is not None
+        async with records() as r:
+            in_flight = await r.peek(scope, "k1", "fp-a", NOW + 1)
+            await r.complete(scope, "k1", first.lock_token, RESPONSE, NOW + 2)
+        async with records() as r:
+            replay = await r.peek(scope, "k1", "fp-a", NOW + 3)
+            mismatch = await r.peek(scope, "k1", "fp-b", NOW + 3)
+        assert free.decision is Decision.PROCEED
+        assert free.lock_token is None
+        assert first.decision is Decision.PROCEED  # the peek claimed nothing
+        assert in_flight.decision is Decision.IN_FLIGHT
+        assert replay.decision is Decision.REPLAY
+        assert replay.response == RESPONSE
+        assert mismatch.decision is Decision.MISMATCH
+
     async def test_scopes_do_not_share_keys(self, records: RecordsFactory, scope: str) -> None:
         async with records() as r:
             await r.claim(scope, "k1", "fp-a", NOW)

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from bazaar.tour.runner import Scenario
-from bazaar.tour.scenarios import http_errors, identity
+from bazaar.tour.scenarios import (
+    breaker,
+    bulkhead,
+    deadline,
+    http_errors,
+    idempotency,
+    identity,
+    shedding,
+)
 
 __all__ = ["SCENARIOS"]
 
 SCENARIOS: dict[str, Scenario] = {
-    scenario.name: scenario for scenario in (http_errors.SCENARIO, identity.SCENARIO)
+    scenario.name: scenario
+    for scenario in (
+        http_errors.SCENARIO,
+        identity.SCENARIO,
+        idempotency.SCENARIO,
+        breaker.SCENARIO,
+        bulkhead.SCENARIO,
+        shedding.SCENARIO,
+        deadline.SCENARIO,
+    )
 }

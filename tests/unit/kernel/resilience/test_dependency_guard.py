@@ -188,3 +188,50 @@ class TestDependencyGuard:
         release.set()
         assert await first == "held"
         assert info.value.reason == "bulkhead_full"
+
+
+class TestRetryBudgetDuringAnOutage:
+    async def test_retries_stay_within_the_budget_however_many_calls_fail(
+        self, clock: ManualClock
+    ) -> None:
+        # A breaker that never opens isolates the budget: without it, 3 attempts per call
+        # would triple the load on the failing dependency.
+        breaker = CircuitBreaker(
+            "psp", BreakerConfig(minimum_calls=10_000, consecutive_failures=10_000), clock
+        )
+        guard = DependencyGuard(
+            "psp",
+            DependencyPolicy(retry=RetryPolicy(max_attempts=3, base_delay_s=0.01)),
+            breaker=breaker,
+            clock=clock,
+            rng=random.Random(3),
+        )
+        dependency = FlakyDependency(failures=10**9)
+        calls = 200
+        for _ in range(calls):
+            with pytest.raises(DependencyUnavailableError):
+                await guard.call(dependency, retry_safe=True)
+        retries = dependency.calls - calls
+        # ratio 10 % of the calls in the window, plus the small per-window allowance.
+        assert retries <= 0.1 * calls + 3
+        assert dependency.calls < 3 * calls / 2
+
+
+class TestFailFastIfOpen:
+    async def test_passes_while_closed(self, clock: ManualClock) -> None:
+        await make_guard(clock).fail_fast_if_open()
+
+    async def test_refuses_while_open_and_passes_after_the_cooldown(
+        self, clock: ManualClock
+    ) -> None:
+        guard = make_guard(clock, attempts=1)
+        for _ in range(3):
+            with pytest.raises(DependencyUnavailableError):
+                await guard.call(FlakyDependency(failures=99), retry_safe=True)
+        clock.advance(10)
+        with pytest.raises(DependencyUnavailableError) as info:
+            await guard.fail_fast_if_open()
+        assert info.value.reason == "breaker_open"
+        assert info.value.retry_after_s == pytest.approx(20.0)
+        clock.advance(20)
+        await guard.fail_fast_if_open()

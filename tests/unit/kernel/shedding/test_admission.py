@@ -158,3 +158,29 @@ class TestSheddingErrors:
     def test_every_error_is_a_shedding_error_under_kernel_error(self, error: type) -> None:
         assert issubclass(error, SheddingError)
         assert issubclass(SheddingError, KernelError)
+
+
+class TestResize:
+    def test_lowering_the_bound_sheds_new_work_until_enough_finishes(self) -> None:
+        controller = AdmissionController(4)
+        for _ in range(3):
+            assert controller.try_admit()
+        controller.resize(2)
+        assert not controller.try_admit()
+        controller.release()
+        controller.release()
+        assert controller.try_admit()
+        assert controller.snapshot().max_in_flight == 2
+
+    def test_raising_the_bound_admits_more_at_once(self) -> None:
+        controller = AdmissionController(1)
+        assert controller.try_admit()
+        assert not controller.try_admit()
+        controller.resize(3)
+        assert controller.try_admit()
+        assert controller.critical_limit == 4
+
+    def test_refuses_a_bound_below_one(self) -> None:
+        controller = AdmissionController(2)
+        with pytest.raises(ConfigurationError):
+            controller.resize(0)

@@ -47,6 +47,7 @@ class Permission(enum.StrEnum):
     ORDERS_READ_OWN = "orders:read_own"
     ORDERS_READ_ALL = "orders:read_all"
     PAYMENTS_CREATE = "payments:create"
+    PAYMENTS_READ = "payments:read"
     PAYMENTS_REFUND = "payments:refund"
     WALLET_USE = "wallet:use"
     WEBHOOKS_MANAGE = "webhooks:manage"
@@ -60,6 +61,9 @@ _CUSTOMER = frozenset(
         Permission.ORDERS_CREATE,
         Permission.ORDERS_READ_OWN,
         Permission.PAYMENTS_CREATE,
+        # Their own payments only; the payments API widens reads to the tenant for holders
+        # of payments:refund (merchants, admins).
+        Permission.PAYMENTS_READ,
         Permission.WALLET_USE,
         Permission.LINKS_WRITE,
     }
@@ -72,6 +76,7 @@ _MERCHANT = frozenset(
         Permission.ORDERS_READ_OWN,
         Permission.ORDERS_READ_ALL,
         Permission.PAYMENTS_CREATE,
+        Permission.PAYMENTS_READ,
         Permission.PAYMENTS_REFUND,
         Permission.WEBHOOKS_MANAGE,
         Permission.LINKS_WRITE,

@@ -1,0 +1,13 @@
+"""The payments domain: payments, refunds, commands, events, errors (no I/O)."""
+
+from __future__ import annotations
+
+from bazaar.contexts.payments.domain.model import (
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    provider_key,
+)
+
+__all__ = ["Payment", "PaymentStatus", "Refund", "RefundStatus", "provider_key"]

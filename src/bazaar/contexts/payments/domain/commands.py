@@ -1,0 +1,65 @@
+"""Commands of the payments context: what a caller asks it to do (imperative, frozen)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from bazaar.kernel.money import Money
+
+__all__ = ["Command", "CreatePayment", "RecordPspEvent", "RefundPayment", "Viewer"]
+
+
+def _command_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who reads payments: a customer sees their own, ``whole_tenant`` sees the tenant's."""
+
+    tenant_id: int
+    user_id: int
+    whole_tenant: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """Base of every command; ``id`` correlates one request across logs."""
+
+    type: ClassVar[str]
+    version: ClassVar[int] = 1
+    id: str = field(default_factory=_command_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreatePayment(Command):
+    type: ClassVar[str] = "payments.create_payment"
+    tenant_id: int
+    user_id: int
+    amount: Money
+    card_token: str = field(repr=False)
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundPayment(Command):
+    """Refund ``amount`` of a payment of the tenant, everything left when None."""
+
+    type: ClassVar[str] = "payments.refund_payment"
+    tenant_id: int
+    user_id: int
+    payment_id: int
+    amount: Money | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordPspEvent(Command):
+    """A verified webhook event of the PSP (``data`` is the object it is about)."""
+
+    type: ClassVar[str] = "payments.record_psp_event"
+    event_id: str
+    event_type: str
+    data: dict[str, Any]
+    payload: bytes = field(repr=False)

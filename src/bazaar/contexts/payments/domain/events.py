@@ -1,0 +1,60 @@
+"""Events of the payments context: what happened (past tense, frozen, versioned, no card data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from bazaar.kernel.money import Money
+
+__all__ = [
+    "PaymentDeclined",
+    "PaymentSucceeded",
+    "PaymentsEvent",
+    "RefundFailed",
+    "RefundSucceeded",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentsEvent:
+    """Base of every payments event."""
+
+    type: ClassVar[str]
+    version: ClassVar[int] = 1
+    id: int
+    occurred_at: datetime
+    tenant_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentSucceeded(PaymentsEvent):
+    type: ClassVar[str] = "payments.payment_succeeded"
+    payment_id: int
+    user_id: int
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentDeclined(PaymentsEvent):
+    type: ClassVar[str] = "payments.payment_declined"
+    payment_id: int
+    user_id: int
+    decline_code: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundSucceeded(PaymentsEvent):
+    type: ClassVar[str] = "payments.refund_succeeded"
+    refund_id: int
+    payment_id: int
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundFailed(PaymentsEvent):
+    type: ClassVar[str] = "payments.refund_failed"
+    refund_id: int
+    payment_id: int
+    reason: str
