@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
+from bazaar.infra.db import Database, create_database
+from bazaar.infra.db.migrate import upgrade
 from bazaar.testing.servers import (
     PostgresServer,
     RedisServer,
@@ -82,3 +85,32 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
+
+
+# --- databases ---
+
+# Upgrading is idempotent; the set only saves the session's shared PostgreSQL database
+# repeated checks.
+_migrated: set[str] = set()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A test's database: a SQLite file of its own, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'bazaar.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """The migrated database behind ``database_url``."""
+    db = create_database(database_url)
+    try:
+        if database_url not in _migrated:
+            await upgrade(db.engine)
+            _migrated.add(database_url)
+        yield db
+    finally:
+        await db.dispose()

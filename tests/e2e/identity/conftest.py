@@ -17,14 +17,6 @@ from bazaar.kernel.clock import ManualClock
 from bazaar.testing.app import AppHarness, running_app
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'bazaar.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     # Starts at the real time, so the snowflake ids of successive tests on the shared

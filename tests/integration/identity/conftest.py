@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import argon2
@@ -16,47 +16,16 @@ from bazaar.contexts.identity.adapters import (
     SqlIdentityReadModel,
     SqlIdentityUnitOfWork,
 )
-from bazaar.infra.db import Database, create_database
-from bazaar.infra.db.migrate import upgrade
+from bazaar.infra.db import Database
 from bazaar.infra.keys import load_keyring
 from bazaar.kernel.clock import ManualClock
 from bazaar.kernel.ids import MAX_WORKER_ID, SnowflakeGenerator
+from bazaar.testing.hashing import CHEAP_ARGON2
 
 START = 1_800_000_000.0
-CHEAP_ARGON2 = argon2.Parameters(
-    type=argon2.Type.ID,
-    version=19,
-    salt_len=16,
-    hash_len=16,
-    time_cost=1,
-    memory_cost=64,
-    parallelism=1,
-)
 # The PostgreSQL database is shared by the session and every test's clock starts at START:
 # a worker id of its own per test keeps the snowflake ids of different tests apart.
 _worker_ids = itertools.count(1)
-_migrated: set[str] = set()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'identity.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = create_database(database_url)
-    try:
-        # Upgrading is idempotent; the set only saves the shared database repeated checks.
-        if database_url not in _migrated:
-            await upgrade(db.engine)
-            _migrated.add(database_url)
-        yield db
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import argon2
 import pytest
 
 from bazaar.contexts.identity import IdentityService, TenantCreationPolicy
@@ -18,19 +17,10 @@ from bazaar.contexts.identity.domain.events import IdentityEvent
 from bazaar.infra.keys import Keyring, load_keyring
 from bazaar.kernel.clock import ManualClock
 from bazaar.kernel.ids import SnowflakeGenerator
+from bazaar.testing.hashing import CHEAP_ARGON2
 
 # After the snowflake epoch (2024), unlike ManualClock's default start.
 START = 1_800_000_000.0
-# Fast argon2id parameters: the tests exercise the flow, not the cost.
-CHEAP_ARGON2 = argon2.Parameters(
-    type=argon2.Type.ID,
-    version=19,
-    salt_len=16,
-    hash_len=16,
-    time_cost=1,
-    memory_cost=64,
-    parallelism=1,
-)
 ACCESS_TTL_S = 900
 REFRESH_TTL_S = 7 * 86_400
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     MetaData,
@@ -18,11 +14,11 @@ from sqlalchemy import (
     String,
     Table,
 )
-from sqlalchemy.types import TypeDecorator
+
+from bazaar.infra.db.types import UtcDateTime
 
 __all__ = [
     "ROLE_CHECK",
-    "UtcDateTime",
     "api_keys",
     "metadata",
     "refresh_tokens",
@@ -35,29 +31,6 @@ __all__ = [
 metadata = MetaData()
 
 ROLE_CHECK = "role IN ('admin', 'merchant', 'customer')"
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timestamps that go in as aware UTC and come out as aware UTC on every engine.
-
-    SQLite has no time zones: it stores the wall time and gives naive datetimes back.
-    Writing UTC and tagging on the way out makes both engines return the same value.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 tenants = Table(

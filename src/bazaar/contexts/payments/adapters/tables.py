@@ -11,15 +11,11 @@ No foreign keys into identity's tables: contexts own their tables and meet throu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
     CHAR,
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     LargeBinary,
@@ -27,14 +23,13 @@ from sqlalchemy import (
     String,
     Table,
 )
-from sqlalchemy.types import TypeDecorator
 
+from bazaar.infra.db.types import UtcDateTime
 from bazaar.kernel.idempotency.sqlalchemy import idempotency_table
 
 __all__ = [
     "PAYMENT_STATUS_CHECK",
     "REFUND_STATUS_CHECK",
-    "UtcDateTime",
     "idempotency_keys",
     "metadata",
     "payments",
@@ -49,25 +44,6 @@ PAYMENT_STATUS_CHECK = "status IN ('succeeded', 'declined')"
 REFUND_STATUS_CHECK = "status IN ('pending', 'succeeded', 'failed')"
 # The database's own guard on the invariant the conditional update keeps.
 REFUNDED_WITHIN_AMOUNT = "refunded_minor >= 0 AND refunded_minor <= amount_minor"
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC in and out on every engine (SQLite returns naive datetimes otherwise)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 payments = Table(
