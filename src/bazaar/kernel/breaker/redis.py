@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
-
 from bazaar.kernel.breaker.core import (
     Admission,
     BreakerConfig,
@@ -224,6 +222,10 @@ class RedisBreakerStore:
             str(_KEY_TTL_MS),
             *extra,
         ]
+        # Imported here, not at module level: redis-py costs ~0.25 s to import, and every
+        # process loads this package whether or not Redis is configured.
+        from redis.exceptions import RedisError
+
         try:
             raw = await self._script(keys=[self._key_prefix + name], args=args)
             reply = _parse(raw)
