@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from identity_http_support import PASSWORD, assert_problem
 
-from conftest import AppFactory
+from bazaar.testing.identity import AppFactory
 
 OPERATOR_KEY = "operator-key-" + "o" * 32
 

@@ -96,6 +96,9 @@ def _sqlite_engine(url: str, pool: PoolConfig, *, writer: bool) -> AsyncEngine:
         pool_size=1 if writer else max(1, min(pool.pool_size, 8)),
         max_overflow=0,
         pool_timeout=pool.pool_timeout_s,
+        # Readers never open a transaction (pysqlite starts none for SELECT), so the ROLLBACK
+        # the pool sends on every return would only cost another trip to aiosqlite's thread.
+        pool_reset_on_return="rollback" if writer else None,
         connect_args={"timeout": pool.sqlite_busy_timeout_ms / 1000},
     )
 
