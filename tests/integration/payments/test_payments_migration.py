@@ -2,89 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from sqlalchemy import (
-    CHAR,
-    JSON,
-    BigInteger,
-    DateTime,
-    Float,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    inspect,
-)
-from sqlalchemy.engine import Connection
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy import MetaData
 
 from bazaar.contexts.payments.adapters.tables import metadata
 from bazaar.infra.db import Database
 from bazaar.infra.db.migrate import current_revision, head_revision, upgrade
 from bazaar.kernel.idempotency.sqlalchemy import idempotency_table
+from bazaar.testing.schema import describe, reflect
 
 TABLES = sorted(metadata.tables)
-
-
-def type_family(column_type: TypeEngine[Any]) -> str:
-    if isinstance(column_type, TypeDecorator):
-        column_type = column_type.impl_instance
-    kinds = (
-        (BigInteger, "bigint"),
-        (Integer, "integer"),
-        (DateTime, "datetime"),
-        (Float, "float"),
-        (LargeBinary, "binary"),
-        (JSON, "json"),
-    )
-    for kind, name in kinds:
-        if isinstance(column_type, kind):
-            return name
-    if isinstance(column_type, Text) or (
-        isinstance(column_type, String) and column_type.length is None
-    ):
-        return "text"
-    if isinstance(column_type, CHAR):
-        return f"char({column_type.length})"
-    if isinstance(column_type, String):
-        return f"string({column_type.length})"
-    # PostgreSQL reflects FLOAT as DOUBLE PRECISION, a Float subclass on some versions only.
-    if type(column_type).__name__.upper().startswith("DOUBLE"):
-        return "float"
-    return type(column_type).__name__
-
-
-def describe(table: Table) -> dict[str, Any]:
-    return {
-        "columns": {c.name: (type_family(c.type), c.nullable) for c in table.columns},
-        "primary_key": [c.name for c in table.primary_key.columns],
-        "indexes": {i.name: (tuple(c.name for c in i.columns), i.unique) for i in table.indexes},
-        "foreign_keys": sorted(
-            ((fk.parent.name,), fk.column.table.name) for fk in table.foreign_keys
-        ),
-    }
-
-
-def reflect(connection: Connection, table: str) -> dict[str, Any]:
-    inspector = inspect(connection)
-    return {
-        "columns": {
-            c["name"]: (type_family(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
-        },
-        "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
-        "indexes": {
-            i["name"]: (tuple(i["column_names"]), bool(i["unique"]))
-            for i in inspector.get_indexes(table)
-        },
-        "foreign_keys": sorted(
-            (tuple(fk["constrained_columns"]), fk["referred_table"])
-            for fk in inspector.get_foreign_keys(table)
-        ),
-    }
 
 
 class TestPaymentsMigration:

@@ -9,11 +9,11 @@ hash), where holding the secret is the authority and the row then names its tena
 from __future__ import annotations
 
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from bazaar.contexts.identity.domain.events import IdentityEvent
 from bazaar.contexts.identity.domain.model import ApiKey, RefreshToken, Tenant, User
+from bazaar.kernel.domain import UnitOfWork
 
 __all__ = [
     "ApiKeyRepository",
@@ -86,15 +86,12 @@ class ApiKeyRepository(Protocol):
         ...
 
 
-class IdentityUnitOfWork(Protocol):
+class IdentityUnitOfWork(UnitOfWork[IdentityEvent], Protocol):
     """One transaction over the identity repositories; rolls back unless committed.
 
     Handlers append the events they raise to ``events``; the service hands them to its
     listeners once the transaction has committed.
     """
-
-    events: list[IdentityEvent]
-    committed: bool
 
     # Read-only in the protocol, so implementations may narrow them to their own classes.
     @property
@@ -111,16 +108,3 @@ class IdentityUnitOfWork(Protocol):
 
     @property
     def api_keys(self) -> ApiKeyRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...

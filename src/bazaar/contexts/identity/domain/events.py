@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import ClassVar
+
+from bazaar.kernel.domain import DomainEvent
 
 __all__ = [
     "ApiKeyCreated",
@@ -19,14 +20,8 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class IdentityEvent:
+class IdentityEvent(DomainEvent):
     """Base of every identity event. Events carry ids only, never credentials."""
-
-    type: ClassVar[str]
-    version: ClassVar[int] = 1
-    id: int
-    occurred_at: datetime
-    tenant_id: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,11 +7,11 @@ a signed webhook): holding the PSP's signature is the authority, and the row nam
 from __future__ import annotations
 
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from bazaar.contexts.payments.domain.events import PaymentsEvent
 from bazaar.contexts.payments.domain.model import Payment, Refund, RefundStatus
+from bazaar.kernel.domain import UnitOfWork
 from bazaar.kernel.idempotency import Claim, IdempotencyRecords
 
 __all__ = [
@@ -103,15 +103,12 @@ class PaymentsReadModel(Protocol):
         ...
 
 
-class PaymentsUnitOfWork(Protocol):
+class PaymentsUnitOfWork(UnitOfWork[PaymentsEvent], Protocol):
     """One transaction over the payments repositories and the idempotency-key records.
 
     ``idempotency`` joins the same transaction, so completing a key and the business write
     commit together or not at all (capabilities §5.4).
     """
-
-    events: list[PaymentsEvent]
-    committed: bool
 
     @property
     def payments(self) -> PaymentRepository: ...
@@ -124,16 +121,3 @@ class PaymentsUnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyRecords: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...

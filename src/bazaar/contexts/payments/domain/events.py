@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import ClassVar
 
+from bazaar.kernel.domain import DomainEvent
 from bazaar.kernel.money import Money
 
 __all__ = [
@@ -18,14 +18,8 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentsEvent:
+class PaymentsEvent(DomainEvent):
     """Base of every payments event."""
-
-    type: ClassVar[str]
-    version: ClassVar[int] = 1
-    id: int
-    occurred_at: datetime
-    tenant_id: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
