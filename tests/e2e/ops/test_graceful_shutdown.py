@@ -28,13 +28,23 @@ class TestGracefulShutdown:
                 fault = await client.put("/api/v1/admin/faults/psp", json={"latency_ms": 1500})
                 assert fault.status_code == 200
                 payments = [asyncio.create_task(_pay(client, token)) for _ in range(IN_FLIGHT)]
-                await asyncio.sleep(0.5)
+                await _until_in_flight(client, IN_FLIGHT)
                 exit_code = asyncio.create_task(asyncio.to_thread(bazaar.terminate))
                 statuses = await asyncio.gather(*payments)
             assert statuses == [201] * IN_FLIGHT
             assert await exit_code == 0
         finally:
             await asyncio.to_thread(bazaar.close)
+
+
+async def _until_in_flight(client: httpx.AsyncClient, count: int) -> None:
+    """Wait until the server holds ``count`` requests (plus this probe), not a guessed time."""
+    for _ in range(400):
+        admission = (await client.get("/api/v1/admin/admission")).json()
+        if admission["in_flight"] >= count + 1:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"the payments never were all in flight: {admission}")
 
 
 async def _customer_token(client: httpx.AsyncClient) -> str:
