@@ -24,6 +24,15 @@ class DomainEvent:
     occurred_at: datetime
     tenant_id: int
 
+    @property
+    def partition_key(self) -> str:
+        """What the broker keeps order by: the aggregate this event is about.
+
+        The tenant by default; events about one aggregate (a payment, an order) override it
+        with that aggregate's id so its events are consumed in the order they happened.
+        """
+        return str(self.tenant_id)
+
 
 EventT = TypeVar("EventT", bound=DomainEvent)
 

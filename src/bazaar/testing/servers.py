@@ -308,7 +308,12 @@ class PostgresServer:
 
 
 class RedisServer:
-    """A redis-server child process without persistence, listening on 127.0.0.1 only."""
+    """A redis-server child process listening on 127.0.0.1 only.
+
+    Without persistence by default. ``appendonly=True`` turns on the append-only file with
+    ``appendfsync always``: every write the server acknowledged survives ``restart()``,
+    as a production Redis configured for durability would (targets.md R8).
+    """
 
     def __init__(
         self,
@@ -316,6 +321,7 @@ class RedisServer:
         *,
         port: int | None = None,
         start_timeout: float = 10.0,
+        appendonly: bool = False,
     ) -> None:
         found = executable if executable is not None else find_redis_server()
         if found is None:
@@ -325,6 +331,7 @@ class RedisServer:
         self.executable = found
         self.port = port if port is not None else find_free_port()
         self.start_timeout = start_timeout
+        self.appendonly = appendonly
         self.base_dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -351,7 +358,11 @@ class RedisServer:
         return self
 
     def restart(self) -> None:
-        """Stop and start again on the same port and directory; all data is lost."""
+        """Stop and start again on the same port and directory.
+
+        All data is lost, unless the server runs with ``appendonly=True``: then it comes
+        back with every write it acknowledged before the stop.
+        """
         self._terminate()
         self._spawn()
 
@@ -384,8 +395,11 @@ class RedisServer:
             LOOPBACK,
             "--save",
             "",
-            "--appendonly",
-            "no",
+            *(
+                ("--appendonly", "yes", "--appendfsync", "always")
+                if self.appendonly
+                else ("--appendonly", "no")
+            ),
             "--dir",
             str(self.log_file.parent),
             "--protected-mode",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bazaar.contexts.payments.adapters import SqlPaymentsUnitOfWork
+from bazaar.contexts.payments.domain.events import PaymentSucceeded
 from bazaar.contexts.payments.domain.model import Payment, PaymentStatus, provider_key
 from bazaar.infra.db import Database
 from bazaar.kernel.clock import ManualClock
@@ -37,6 +38,17 @@ def a_payment(ids: SnowflakeGenerator, tenant_id: int, key: str, amount: str = "
 
 class Boom(Exception):
     pass
+
+
+def an_event(ids: SnowflakeGenerator, tenant_id: int) -> PaymentSucceeded:
+    return PaymentSucceeded(
+        id=ids.next_id(),
+        occurred_at=datetime.now(tz=UTC),
+        tenant_id=tenant_id,
+        payment_id=ids.next_id(),
+        user_id=7,
+        amount=Money.of("1.00", "EUR"),
+    )
 
 
 class TestKeyAndPaymentCommitTogether:
@@ -79,11 +91,11 @@ class TestKeyAndPaymentCommitTogether:
     ) -> None:
         uow = SqlPaymentsUnitOfWork(database.sessions)
         async with uow:
-            uow.events.append(object())  # type: ignore[arg-type]
+            uow.events.append(an_event(ids, tenant_id))
             await uow.commit()
         with pytest.raises(Boom):
             async with uow:
-                uow.events.append(object())  # type: ignore[arg-type]
+                uow.events.append(an_event(ids, tenant_id))
                 raise Boom
         assert len(uow.events) == 1
 

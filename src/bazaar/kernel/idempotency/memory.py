@@ -77,3 +77,9 @@ class InMemoryIdempotencyRecords:
         existing = self.records.get((scope, key))
         if existing is not None and existing.lock_token == lock_token:
             del self.records[(scope, key)]
+
+    async def purge_expired(self, now: float) -> int:
+        expired = [k for k, record in self.records.items() if record.expires_at <= now]
+        for key in expired:
+            del self.records[key]
+        return len(expired)

@@ -38,3 +38,7 @@ class IdempotencyRecords(Protocol):
     async def release(self, scope: str, key: str, lock_token: str) -> None:
         """Forget a claimed key whose operation never started (so a corrected retry runs)."""
         ...
+
+    async def purge_expired(self, now: float) -> int:
+        """Delete records whose retention ended (a scheduled job); returns how many."""
+        ...

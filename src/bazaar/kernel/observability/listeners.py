@@ -10,7 +10,7 @@ from bazaar.kernel.observability.metrics import Metrics
 from bazaar.kernel.resilience import DependencyCalled
 from bazaar.kernel.shedding import RequestShed
 
-__all__ = ["MetricsListener"]
+__all__ = ["MessagingMetricsListener", "MetricsListener"]
 
 
 class MetricsListener:
@@ -49,3 +49,28 @@ class MetricsListener:
 
     def _breaker_closed(self, event: BreakerClosed) -> None:
         self.metrics.breaker_state.labels(event.name).set(BreakerState.CLOSED.gauge_value)
+
+
+class MessagingMetricsListener:
+    """The relay's and the consumers' listener ports, as metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    # RelayListener
+    def published(self, count: int, oldest_age_s: float) -> None:
+        self.metrics.outbox_published_total.inc(count)
+
+    def failed(self, error: BaseException) -> None:
+        return None  # logged by the relay; the pending gauge shows the consequence
+
+    # ConsumerListener
+    def handled(self, consumer: str, result: str, duration_s: float) -> None:
+        self.metrics.messages_handled_total.labels(consumer, result).inc()
+        self.metrics.message_handling_seconds.labels(consumer).observe(duration_s)
+
+    def retried(self, consumer: str, attempt: int, error: BaseException) -> None:
+        self.metrics.message_retries_total.labels(consumer).inc()
+
+    def paused(self, consumer: str, dependency: str, seconds: float) -> None:
+        self.metrics.consumer_pauses_total.labels(consumer, dependency).inc()

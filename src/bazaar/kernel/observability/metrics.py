@@ -67,6 +67,60 @@ class Metrics:
             registry=self.registry,
         )
 
+        # --- messaging (capabilities §6; api.md "Metrics") ---
+        self.outbox_pending = Gauge(
+            "bazaar_outbox_pending",
+            "Outbox rows committed but not yet published to the broker.",
+            registry=self.registry,
+        )
+        self.outbox_lag_seconds = Gauge(
+            "bazaar_outbox_lag_seconds",
+            "Age of the oldest unpublished outbox row (0 when none).",
+            registry=self.registry,
+        )
+        self.outbox_published_total = Counter(
+            "bazaar_outbox_published_total",
+            "Events the relay of this process published.",
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "bazaar_consumer_lag",
+            "Messages of the consumer's topics it has not acknowledged yet.",
+            ("consumer",),
+            registry=self.registry,
+        )
+        self.dlq_messages = Gauge(
+            "bazaar_dlq_messages",
+            "Dead letters not yet replayed, by original topic.",
+            ("topic",),
+            registry=self.registry,
+        )
+        self.messages_handled_total = Counter(
+            "bazaar_messages_handled_total",
+            "Messages consumers finished, by result (handled, duplicate, skipped, dead_lettered).",
+            ("consumer", "result"),
+            registry=self.registry,
+        )
+        self.message_handling_seconds = Histogram(
+            "bazaar_message_handling_seconds",
+            "Time from fetch to done per message, retries included.",
+            ("consumer",),
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.message_retries_total = Counter(
+            "bazaar_message_retries_total",
+            "Handler attempts that failed and were retried.",
+            ("consumer",),
+            registry=self.registry,
+        )
+        self.consumer_pauses_total = Counter(
+            "bazaar_consumer_pauses_total",
+            "Pauses of a consumer because a dependency's breaker was open.",
+            ("consumer", "dependency"),
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every family."""
         return generate_latest(self.registry)

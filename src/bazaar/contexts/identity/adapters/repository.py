@@ -28,6 +28,7 @@ from bazaar.contexts.identity.domain.errors import EmailTakenError, TenantNotFou
 from bazaar.contexts.identity.domain.events import IdentityEvent
 from bazaar.contexts.identity.domain.model import ApiKey, RefreshToken, Tenant, User
 from bazaar.infra.db import SqlAlchemyUnitOfWork
+from bazaar.kernel.clock import Clock
 
 __all__ = [
     "SqlApiKeyRepository",
@@ -245,7 +246,7 @@ class SqlApiKeyRepository:
         return _rowcount(result) == 1
 
 
-class SqlIdentityUnitOfWork(SqlAlchemyUnitOfWork):
+class SqlIdentityUnitOfWork(SqlAlchemyUnitOfWork[IdentityEvent]):
     """Unit of Work over the identity repositories, all sharing one session/transaction."""
 
     tenants: SqlTenantRepository
@@ -254,9 +255,10 @@ class SqlIdentityUnitOfWork(SqlAlchemyUnitOfWork):
     revoked_tokens: SqlRevokedTokenRepository
     api_keys: SqlApiKeyRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        super().__init__(sessions)
-        self.events: list[IdentityEvent] = []
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, clock: Clock | None = None
+    ) -> None:
+        super().__init__(sessions, clock=clock)
 
     def _open(self, session: AsyncSession) -> None:
         self.events = []

@@ -28,6 +28,7 @@ from bazaar.contexts.payments.domain.model import (
     RefundStatus,
 )
 from bazaar.infra.db import SqlAlchemyUnitOfWork
+from bazaar.kernel.clock import Clock
 from bazaar.kernel.idempotency import IdempotencyConfig
 from bazaar.kernel.idempotency.sqlalchemy import SqlIdempotencyRecords
 from bazaar.kernel.money import Money
@@ -251,7 +252,7 @@ class SqlWebhookEventRepository:
         )
 
 
-class SqlPaymentsUnitOfWork(SqlAlchemyUnitOfWork):
+class SqlPaymentsUnitOfWork(SqlAlchemyUnitOfWork[PaymentsEvent]):
     """Unit of Work over the payments repositories and the key records, on one transaction.
 
     ``events`` keeps the events of committed transactions only: one handler may run several
@@ -267,10 +268,11 @@ class SqlPaymentsUnitOfWork(SqlAlchemyUnitOfWork):
         self,
         sessions: async_sessionmaker[AsyncSession],
         idempotency: IdempotencyConfig | None = None,
+        *,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(sessions)
+        super().__init__(sessions, clock=clock)
         self._idempotency_config = idempotency or IdempotencyConfig()
-        self.events: list[PaymentsEvent] = []
         self._committed_events = 0
 
     def _open(self, session: AsyncSession) -> None:

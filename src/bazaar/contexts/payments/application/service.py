@@ -84,6 +84,14 @@ class PaymentService:
             await uow.commit()
         return claim
 
+    async def purge_expired_keys(self) -> int:
+        """Delete Idempotency-Key records past their retention (run by a scheduled job)."""
+        uow = self._unit_of_work()
+        async with uow:
+            purged = await uow.idempotency.purge_expired(self._clock.now())
+            await uow.commit()
+        return purged
+
     async def peek_key(self, scope: str, key: str, fingerprint: str) -> Claim:
         """What claiming the key would decide, read-only."""
         return await self._reads.peek_key(scope, key, fingerprint, self._clock.now())

@@ -19,13 +19,18 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PaymentsEvent(DomainEvent):
-    """Base of every payments event."""
+    """Base of every payments event: each is about one payment, and ordered per payment."""
+
+    payment_id: int
+
+    @property
+    def partition_key(self) -> str:
+        return str(self.payment_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PaymentSucceeded(PaymentsEvent):
     type: ClassVar[str] = "payments.payment_succeeded"
-    payment_id: int
     user_id: int
     amount: Money
 
@@ -33,7 +38,6 @@ class PaymentSucceeded(PaymentsEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PaymentDeclined(PaymentsEvent):
     type: ClassVar[str] = "payments.payment_declined"
-    payment_id: int
     user_id: int
     decline_code: str | None
 
@@ -42,7 +46,6 @@ class PaymentDeclined(PaymentsEvent):
 class RefundSucceeded(PaymentsEvent):
     type: ClassVar[str] = "payments.refund_succeeded"
     refund_id: int
-    payment_id: int
     amount: Money
 
 
@@ -50,5 +53,4 @@ class RefundSucceeded(PaymentsEvent):
 class RefundFailed(PaymentsEvent):
     type: ClassVar[str] = "payments.refund_failed"
     refund_id: int
-    payment_id: int
     reason: str
