@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
+import socket
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -18,11 +21,43 @@ from bazaar.contexts.identity.adapters import (
     SqlIdentityUnitOfWork,
 )
 from bazaar.contexts.identity.application.ports import PasswordHasher
+from bazaar.contexts.notifications import (
+    CONSUMER as NOTIFICATIONS_CONSUMER,
+)
+from bazaar.contexts.notifications import (
+    SMTP_DEPENDENCY,
+    MailSender,
+    RecipientDirectory,
+    notification_subscription,
+)
+from bazaar.contexts.notifications import (
+    TOPICS as NOTIFICATIONS_TOPICS,
+)
+from bazaar.contexts.notifications.adapters import IdentityRecipientDirectory, SmtpMailSender
 from bazaar.contexts.payments import PaymentService
 from bazaar.contexts.payments.adapters import (
     HttpPspClient,
     SqlPaymentsReadModel,
     SqlPaymentsUnitOfWork,
+)
+from bazaar.contexts.webhooks import (
+    CONSUMER as WEBHOOKS_CONSUMER,
+)
+from bazaar.contexts.webhooks import (
+    TOPICS as WEBHOOKS_TOPICS,
+)
+from bazaar.contexts.webhooks import (
+    DispatcherConfig,
+    UrlGuard,
+    WebhookDispatcher,
+    WebhookSender,
+    WebhookService,
+    webhook_subscription,
+)
+from bazaar.contexts.webhooks.adapters import (
+    HttpWebhookSender,
+    SqlWebhooksReadModel,
+    SqlWebhooksUnitOfWork,
 )
 from bazaar.infra.db import Database, create_database
 from bazaar.infra.db.engine import PoolConfig
@@ -35,21 +70,63 @@ from bazaar.kernel.breaker import (
     RedisBreakerStore,
 )
 from bazaar.kernel.clock import Clock, SystemClock
+from bazaar.kernel.domain import DomainEvent
+from bazaar.kernel.errors import ConfigurationError
 from bazaar.kernel.ids import MAX_WORKER_ID, SnowflakeGenerator
-from bazaar.kernel.observability.listeners import MetricsListener
+from bazaar.kernel.jobs import (
+    JOBS_CONSUMER,
+    JOBS_TOPIC,
+    CronSchedule,
+    CronScheduler,
+    Job,
+    JobQueue,
+    jobs_subscription,
+)
+from bazaar.kernel.jobs.sqlalchemy import SqlCronClaims
+from bazaar.kernel.locks.ports import LeaseStore
+from bazaar.kernel.locks.sqlalchemy import SqlLeaseStore
+from bazaar.kernel.messaging import (
+    AutoscalePolicy,
+    Autoscaler,
+    Broker,
+    ConsumerConfig,
+    DeadLetters,
+    Inbox,
+    MessageConsumer,
+    MessagingRuntime,
+    OutboxRelay,
+    RelayConfig,
+    Runnable,
+    SqlDeadLetterStore,
+    SqlInboxStore,
+    SqlOutbox,
+    Subscription,
+)
+from bazaar.kernel.messaging.guarded import GuardedBroker
+from bazaar.kernel.observability.listeners import MessagingMetricsListener, MetricsListener
 from bazaar.kernel.observability.metrics import Metrics
 from bazaar.kernel.resilience import DependencyGuard, DependencyPolicy, DependencyRegistry
+from bazaar.kernel.ssrf import Resolver, SsrfPolicy
 from bazaar.settings import Settings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = [
+    "CONSUMER_TOPICS",
     "Container",
     "Lifecycle",
+    "Messaging",
     "build_container",
     "build_identity_service",
+    "build_messaging",
+    "build_notifications",
     "build_payment_service",
+    "build_webhook_service",
+    "build_webhooks",
+    "build_worker",
+    "ssrf_policy",
+    "webhook_event_types",
 ]
 
 
@@ -65,6 +142,24 @@ class Lifecycle:
 
 
 @dataclass(slots=True)
+class Messaging:
+    """The messaging adapters of a process (capabilities §6): broker, leases, outbox, inbox."""
+
+    broker: Broker
+    leases: LeaseStore
+    outbox: SqlOutbox
+    inbox: SqlInboxStore
+    dead_letters: DeadLetters
+    jobs: JobQueue
+    cron_claims: SqlCronClaims
+    # Who this process is in leases and consumer groups: unique per process.
+    holder: str
+
+    async def aclose(self) -> None:
+        await self.broker.aclose()
+
+
+@dataclass(slots=True)
 class Container:
     """Everything a process needs, built once by ``build_container`` and closed by ``aclose``."""
 
@@ -77,12 +172,15 @@ class Container:
     breakers: BreakerRegistry
     dependencies: DependencyRegistry
     redis: Redis | None
+    messaging: Messaging
     # --- contexts (wired below) ---
     identity: IdentityService
     payments: PaymentService
+    webhooks: WebhookService
 
     async def aclose(self) -> None:
         await self.payments.aclose()
+        await self.messaging.aclose()
         await self.database.dispose()
         if self.redis is not None:
             await self.redis.aclose()
@@ -91,6 +189,17 @@ class Container:
         """Set gauges that mirror shared state (a breaker another process opened)."""
         for snapshot in await self.breakers.snapshots():
             self.metrics.breaker_state.labels(snapshot.name).set(snapshot.state.gauge_value)
+        pending, oldest = await self.messaging.outbox.pending()
+        self.metrics.outbox_pending.set(pending)
+        self.metrics.outbox_lag_seconds.set(
+            0.0 if oldest is None else max(0.0, self.clock.now() - oldest)
+        )
+        for topic, count in (await self.messaging.dead_letters.counts_by_topic()).items():
+            self.metrics.dlq_messages.labels(topic).set(count)
+        broker = self.messaging.broker
+        for consumer, topics in CONSUMER_TOPICS.items():
+            lag = sum([await broker.backlog(topic, consumer) for topic in topics])
+            self.metrics.consumer_lag.labels(consumer).set(lag)
 
 
 def snowflake_worker_id(settings: Settings) -> int:
@@ -179,12 +288,36 @@ async def build_container(
             listener=listener,
         )
     )
+    # Notification e-mails (capabilities §4.4, §4.6): joins the breaker view and faults.
+    dependencies.register(
+        DependencyGuard(
+            SMTP_DEPENDENCY,
+            DependencyPolicy(timeout_s=settings.smtp_timeout_s),
+            breaker=breakers.get_or_create(SMTP_DEPENDENCY),
+            clock=clock,
+            listener=listener,
+        )
+    )
+    # The broker as a dependency (capabilities §4.6): faults and a breaker for `broker`.
+    dependencies.register(
+        DependencyGuard(
+            "broker",
+            DependencyPolicy(timeout_s=5.0, max_concurrent=256, max_queue=256),
+            breaker=breakers.get_or_create("broker"),
+            clock=clock,
+            listener=listener,
+        )
+    )
+    messaging = build_messaging(
+        settings, clock, database, redis=redis, ids=ids, guard=dependencies.get("broker")
+    )
     identity = await build_identity_service(settings, clock, database, ids=ids)
     psp_guard = dependencies.get("psp")
     assert psp_guard is not None  # registered just above
     payments = build_payment_service(
         settings, clock, database, ids=ids, guard=psp_guard, psp_transport=psp_transport
     )
+    webhooks = build_webhook_service(settings, clock, database, ids=ids)
     return Container(
         settings=settings,
         clock=clock,
@@ -195,8 +328,10 @@ async def build_container(
         breakers=breakers,
         dependencies=dependencies,
         redis=redis,
+        messaging=messaging,
         identity=identity,
         payments=payments,
+        webhooks=webhooks,
     )
 
 
@@ -281,3 +416,331 @@ def build_payment_service(
         ids=ids,
         clock=clock,
     )
+
+
+def build_notifications(
+    settings: Settings,
+    clock: Clock,
+    *,
+    identity: IdentityService,
+    guard: DependencyGuard,
+    sender: MailSender | None = None,
+    recipients: RecipientDirectory | None = None,
+) -> Callable[[Inbox], Subscription]:
+    """The ``notifications`` consumer group, given the inbox the consumer runtime keeps.
+
+    Args:
+        settings: ``smtp_url`` (empty: every send fails as unavailable) and ``smtp_from``.
+        clock: the time of inbox records.
+        identity: where recipients' addresses come from (through its service).
+        guard: the ``smtp`` dependency guard (``container.dependencies.get("smtp")``).
+        sender: replaces the SMTP client (tests pass a ``RecordingMailSender``).
+        recipients: replaces the identity directory (tests).
+
+    Raises:
+        ConfigurationError: ``smtp_url`` or ``smtp_from`` cannot be used.
+    """
+    mail_sender = sender or SmtpMailSender(settings.smtp_url, from_address=settings.smtp_from)
+    directory = recipients or IdentityRecipientDirectory(identity)
+
+    def subscription(inbox: Inbox) -> Subscription:
+        return notification_subscription(
+            sender=mail_sender, guard=guard, recipients=directory, inbox=inbox, clock=clock
+        )
+
+    return subscription
+
+
+def ssrf_policy(settings: Settings) -> SsrfPolicy:
+    """The SSRF guard's rules for user-given URLs: http(s), public addresses, ``ssrf_allow``.
+
+    Raises:
+        ConfigurationError: an ``ssrf_allow`` entry is neither a hostname nor a network.
+    """
+    return SsrfPolicy(allow=tuple(settings.ssrf_allow))
+
+
+def webhook_event_types() -> frozenset[str]:
+    """The event types a webhook endpoint may subscribe to: those of the webhooks topics."""
+    return frozenset(t for t in known_event_types() if t.split(".", 1)[0] in WEBHOOKS_TOPICS)
+
+
+def build_webhook_service(
+    settings: Settings,
+    clock: Clock,
+    database: Database,
+    *,
+    ids: SnowflakeGenerator,
+    resolver: Resolver | None = None,
+) -> WebhookService:
+    """Webhook endpoints on the database, their URLs checked by the SSRF guard.
+
+    Args:
+        settings: ``ssrf_allow`` (empty outside local development).
+        clock: the time of records.
+        database: where the webhooks tables live (migrated by the caller).
+        ids: the process's id generator.
+        resolver: host names → addresses for the guard (tests); the system's by default.
+    """
+    return WebhookService(
+        unit_of_work=lambda: SqlWebhooksUnitOfWork(database.sessions, clock=clock),
+        reads=SqlWebhooksReadModel(database.read_sessions),
+        guard=UrlGuard(ssrf_policy(settings), resolver),
+        ids=ids,
+        clock=clock,
+        event_types=webhook_event_types(),
+    )
+
+
+def build_webhooks(
+    container: Container,
+    *,
+    sender: WebhookSender | None = None,
+    resolver: Resolver | None = None,
+    config: DispatcherConfig | None = None,
+) -> tuple[Subscription, WebhookDispatcher]:
+    """The worker side of webhooks: the ``webhooks`` consumer group and the dispatcher.
+
+    Args:
+        container: the process's container (database, clock, ids, leases, settings).
+        sender: replaces the HTTP sender (tests pass one over an ``httpx.MockTransport``).
+        resolver: host names → addresses for the send-time SSRF check (tests).
+        config: the dispatcher's pacing, retry schedule and disable rule.
+    """
+    settings, clock, database = container.settings, container.clock, container.database
+
+    def unit_of_work() -> SqlWebhooksUnitOfWork:
+        return SqlWebhooksUnitOfWork(database.sessions, clock=clock)
+
+    subscription = webhook_subscription(
+        unit_of_work=unit_of_work,
+        ids=container.ids,
+        clock=clock,
+        event_types=webhook_event_types(),
+    )
+    dispatcher = WebhookDispatcher(
+        unit_of_work=unit_of_work,
+        sender=sender or HttpWebhookSender(),
+        guard=UrlGuard(ssrf_policy(settings), resolver),
+        clock=clock,
+        leases=container.messaging.leases,
+        holder=container.messaging.holder,
+        config=config or DispatcherConfig(lease_ttl_s=settings.messaging.lease_ttl_s),
+    )
+    return subscription, dispatcher
+
+
+# The consumer groups a worker runs and the topics each reads (for the lag gauge).
+CONSUMER_TOPICS: dict[str, tuple[str, ...]] = {
+    NOTIFICATIONS_CONSUMER: NOTIFICATIONS_TOPICS,
+    WEBHOOKS_CONSUMER: WEBHOOKS_TOPICS,
+    JOBS_CONSUMER: (JOBS_TOPIC,),
+}
+
+
+def process_holder() -> str:
+    """This process's name in leases and consumer groups: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def build_messaging(
+    settings: Settings,
+    clock: Clock,
+    database: Database,
+    *,
+    redis: Redis | None,
+    ids: SnowflakeGenerator,
+    guard: DependencyGuard | None = None,
+) -> Messaging:
+    """The broker the settings name, leases, and the SQL outbox, inbox and dead letters.
+
+    ``BAZAAR_BROKER=sqlite`` (the default without Redis) keeps an embedded log in
+    ``<data dir>/broker.db``; ``redis`` uses Redis Streams. ``guard`` (the ``broker``
+    dependency) wraps it with timeouts, a breaker and fault injection. Leases live in Redis
+    when it is configured (shared by every host), otherwise in the database's ``leases``.
+    """
+    from bazaar.infra.db import messaging_tables
+
+    holder = process_holder()
+    config = settings.messaging
+    broker: Broker
+    if settings.effective_broker == "redis":
+        if redis is None:
+            raise ConfigurationError("broker", "redis needs BAZAAR_REDIS_URL")
+        from bazaar.kernel.messaging.redis_streams import RedisStreamsBroker
+
+        broker = RedisStreamsBroker(
+            redis,
+            partitions=config.partitions,
+            consumer_name=holder,
+            visibility_timeout_s=config.visibility_timeout_s,
+            max_length=config.max_stream_length,
+            retention_s=config.retention_s,
+        )
+    else:
+        from bazaar.kernel.messaging.sqlite_log import SqliteLogBroker
+
+        broker = SqliteLogBroker(
+            settings.data_dir / "broker.db",
+            partitions=config.partitions,
+            max_length=config.max_stream_length,
+            retention_s=config.retention_s,
+            clock=clock,
+        )
+    if guard is not None:
+        broker = GuardedBroker(broker, guard)
+    leases: LeaseStore
+    if redis is not None:
+        from bazaar.kernel.locks.redis import RedisLeaseStore
+
+        leases = RedisLeaseStore(redis)
+    else:
+        leases = SqlLeaseStore(database.engine, messaging_tables.leases, clock)
+    store = SqlDeadLetterStore(
+        database.sessions, messaging_tables.dead_letters, database.read_sessions
+    )
+    return Messaging(
+        broker=broker,
+        leases=leases,
+        outbox=SqlOutbox(database.sessions, messaging_tables.outbox, database.read_sessions),
+        inbox=SqlInboxStore(database.sessions, messaging_tables.inbox),
+        dead_letters=DeadLetters(store, broker, clock),
+        jobs=JobQueue(broker, ids, clock),
+        cron_claims=SqlCronClaims(database.sessions, messaging_tables.cron_runs),
+        holder=holder,
+    )
+
+
+def known_event_types() -> frozenset[str]:
+    """Every event type some context declares: a type outside this set is poison."""
+    found: set[str] = set()
+    pending: list[type[DomainEvent]] = [DomainEvent]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        declared = cls.__dict__.get("type")
+        if isinstance(declared, str):
+            found.add(declared)
+    return frozenset(found)
+
+
+def build_worker(
+    container: Container,
+    *,
+    autoscale: AutoscalePolicy | None = None,
+    jobs: Sequence[Job] = (),
+    schedules: Sequence[CronSchedule] = (),
+    notifications: Callable[[Inbox], Subscription] | None = None,
+    webhooks: tuple[Subscription, WebhookDispatcher] | None = None,
+) -> MessagingRuntime:
+    """The worker of this process: relay, consumers, cron, the webhook dispatcher and
+    (optionally) the autoscaler.
+
+    Args:
+        container: the process's container.
+        autoscale: scale each consumer's partition tasks by backlog; None serves every
+            partition it can lease.
+        jobs: background jobs beyond the built-in maintenance jobs.
+        schedules: cron schedules beyond the built-in ones.
+        notifications: replaces the notifications subscription (tests pass a fake sender).
+        webhooks: replaces the webhooks consumer and dispatcher (``build_webhooks`` with a
+            test sender).
+    """
+    settings, clock, messaging = container.settings, container.clock, container.messaging
+    listener = MessagingMetricsListener(container.metrics)
+    smtp_guard = container.dependencies.get(SMTP_DEPENDENCY)
+    assert smtp_guard is not None  # registered by build_container
+    make_notifications = notifications or build_notifications(
+        settings, clock, identity=container.identity, guard=smtp_guard
+    )
+    all_jobs = [*maintenance_jobs(container), *jobs]
+    webhooks_subscription, webhook_dispatcher = webhooks or build_webhooks(container)
+    subscriptions = [
+        make_notifications(messaging.inbox),
+        webhooks_subscription,
+        jobs_subscription(all_jobs),
+    ]
+    jobs_config = settings.jobs
+    consumer_config = ConsumerConfig(
+        max_attempts=jobs_config.max_attempts,
+        backoff_base_s=jobs_config.backoff_base_s,
+        backoff_max_s=jobs_config.backoff_max_s,
+        handler_timeout_s=jobs_config.timeout_s,
+        lease_ttl_s=settings.messaging.lease_ttl_s,
+    )
+    known = known_event_types() | {job.type for job in all_jobs}
+    consumers = [
+        MessageConsumer(
+            subscription,
+            messaging.broker,
+            leases=messaging.leases,
+            inbox=messaging.inbox,
+            dead_letters=messaging.dead_letters.store,
+            clock=clock,
+            ids=container.ids,
+            holder=messaging.holder,
+            known_types=known,
+            config=consumer_config,
+            listener=listener,
+        )
+        for subscription in subscriptions
+    ]
+    relay = OutboxRelay(
+        messaging.outbox,
+        messaging.broker,
+        messaging.leases,
+        clock,
+        holder=messaging.holder,
+        config=RelayConfig(
+            batch_size=settings.messaging.relay_batch_size,
+            idle_interval_s=settings.messaging.relay_interval_s,
+            lease_ttl_s=settings.messaging.lease_ttl_s,
+        ),
+        listener=listener,
+    )
+    scheduler = CronScheduler(
+        [*maintenance_schedules(), *schedules],
+        messaging.cron_claims,
+        messaging.jobs,
+        clock,
+        holder=messaging.holder,
+    )
+    parts: list[tuple[str, Runnable]] = [
+        ("relay", relay),
+        ("cron", scheduler),
+        ("webhook-dispatcher", webhook_dispatcher),
+    ]
+    parts.extend((f"consumer:{c.name}", c) for c in consumers)
+    if autoscale is not None:
+        parts.append(("autoscaler", Autoscaler(consumers, messaging.broker, clock, autoscale)))
+    return MessagingRuntime(parts)
+
+
+# Rows older than this are purged by the maintenance jobs: far beyond any redelivery.
+PURGE_AFTER_S = 7 * 86_400.0
+
+
+def maintenance_jobs(container: Container) -> list[Job]:
+    """Housekeeping as jobs: purge published outbox rows, old inbox ids and cron claims."""
+    messaging, clock = container.messaging, container.clock
+
+    async def purge_messaging(args: Mapping[str, Any]) -> None:
+        before = clock.now() - float(args.get("older_than_s", PURGE_AFTER_S))
+        await messaging.outbox.purge(before)
+        await messaging.inbox.purge(before)
+        await messaging.cron_claims.purge(before)
+
+    async def purge_idempotency_keys(args: Mapping[str, Any]) -> None:
+        await container.payments.purge_expired_keys()
+
+    return [
+        Job("purge_messaging", purge_messaging, timeout_s=300),
+        Job("purge_idempotency_keys", purge_idempotency_keys, timeout_s=300),
+    ]
+
+
+def maintenance_schedules() -> list[CronSchedule]:
+    return [
+        CronSchedule("purge-messaging", "17 * * * *", job="purge_messaging"),
+        CronSchedule("purge-idempotency-keys", "*/10 * * * *", job="purge_idempotency_keys"),
+    ]

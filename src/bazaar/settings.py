@@ -22,6 +22,8 @@ from pydantic_settings import (
 __all__ = [
     "BreakerSettings",
     "DatabaseSettings",
+    "JobsSettings",
+    "MessagingSettings",
     "Settings",
     "parse_overrides",
 ]
@@ -74,6 +76,27 @@ class AuthSettings(_Section):
     refresh_token_ttl_s: int = Field(default=7 * 86_400, ge=60)
 
 
+class MessagingSettings(_Section):
+    """Outbox relay, broker partitions and retention (capabilities §6.1–6.2)."""
+
+    partitions: int = Field(default=8, ge=1, le=256)
+    relay_batch_size: int = Field(default=200, ge=1, le=10_000)
+    relay_interval_s: float = Field(default=0.05, gt=0)
+    lease_ttl_s: float = Field(default=10.0, gt=0)
+    visibility_timeout_s: float = Field(default=5.0, gt=0)
+    retention_s: float = Field(default=7 * 86_400.0, gt=0)
+    max_stream_length: int = Field(default=1_000_000, ge=1000)
+
+
+class JobsSettings(_Section):
+    """Retries of consumers and jobs before a message is dead-lettered (§6.4, §6.6)."""
+
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Every setting bazaar reads. See docs/settings.md for the table."""
 
@@ -96,6 +119,8 @@ class Settings(BaseSettings):
     database_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_url: str = ""
     broker: Literal["sqlite", "redis", ""] = ""
+    messaging: MessagingSettings = Field(default_factory=MessagingSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
 
     jwt_secret: SecretStr | None = None
@@ -121,10 +146,15 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     smtp_url: str = ""
+    smtp_timeout_s: float = Field(default=5.0, gt=0)
+    smtp_from: str = "bazaar <noreply@bazaar.localhost>"
+    mail_sink_port: int = Field(default=0, ge=0, le=65535)
+    # Hosts or CIDRs user-given URLs may reach despite the SSRF guard (local development).
+    ssrf_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
 
-    @field_validator("database_replica_urls", "cors_origins", mode="before")
+    @field_validator("database_replica_urls", "cors_origins", "ssrf_allow", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -139,6 +169,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"scheme must be one of {', '.join(DATABASE_SCHEMES)} (got {scheme!r})"
             )
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _known_smtp_scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower()
+        if value and scheme not in ("smtp", "smtps"):
+            raise ValueError(f"scheme must be smtp or smtps (got {scheme!r})")
         return value
 
     @model_validator(mode="after")

@@ -2,12 +2,15 @@
 
 These act on the process, not on one tenant's data: a tenant admin (``ops:admin``), the
 platform operator (``X-Operator-Key``) or, for faults, anyone in demo mode may use them.
+``GET /mail`` lists what the demo mail sink received, under the same rules as faults.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +19,7 @@ from bazaar.api.problems import ProblemError
 from bazaar.api.security import forbidden, optional_principal, unauthenticated
 from bazaar.bootstrap import Container
 from bazaar.contexts.identity import Permission, Principal
+from bazaar.infra.mail import MailArchive
 from bazaar.kernel.resilience import DependencyGuard, FaultSpec
 
 __all__ = ["FAULT_DEPENDENCIES", "router"]
@@ -62,6 +66,14 @@ class FaultView(BaseModel):
     latency_ms: float
     error_rate: float
     outage: bool
+
+
+class MailView(BaseModel):
+    to: str
+    subject: str
+    message_id: str
+    received_at: datetime
+    headers: dict[str, str]
 
 
 def _container(request: Request) -> Container:
@@ -194,3 +206,25 @@ async def get_admission(request: Request) -> AdmissionView:
 async def set_admission(update: AdmissionUpdate, request: Request) -> AdmissionView:
     request.app.state.admission.resize(update.max_in_flight)
     return _admission_view(request)
+
+
+@router.get(
+    "/mail",
+    dependencies=[Depends(ops_access(open_in_demo=True))],
+    summary="E-mails received by the demo mail sink (oldest first)",
+)
+async def list_mail(request: Request, to: str | None = None) -> list[MailView]:
+    """What the sink started by ``bazaar up`` stored under ``<data dir>/mail``; ``to`` filters."""
+    archive = MailArchive(_container(request).settings.data_dir / "mail")
+    # Reading and parsing the files is blocking I/O: off the event loop.
+    mails = await asyncio.to_thread(archive.list, to)
+    return [
+        MailView(
+            to=m.to,
+            subject=m.subject,
+            message_id=m.message_id,
+            received_at=m.received_at,
+            headers=dict(m.headers),
+        )
+        for m in mails
+    ]

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bazaar import __version__
-from bazaar.api import admin, ops
+from bazaar.api import admin, dlq, ops
 from bazaar.api.errors import install_exception_handlers
 from bazaar.api.middleware import (
     BodyLimitMiddleware,
@@ -63,6 +63,7 @@ def create_app(container: Container, *, own_container: bool = False) -> FastAPI:
     install_exception_handlers(app)
     app.include_router(ops.router)
     app.include_router(admin.router)
+    app.include_router(dlq.router)
     for router in API_ROUTERS:
         app.include_router(router)
 

@@ -8,6 +8,7 @@ from bazaar.contexts.identity.api.routes import router as identity_router
 from bazaar.contexts.identity.api.routes import well_known_router as identity_well_known_router
 from bazaar.contexts.payments.api.routes import router as payments_router
 from bazaar.contexts.payments.api.webhooks import webhooks_router as payments_webhooks_router
+from bazaar.contexts.webhooks.api.routes import router as webhooks_router
 
 __all__ = ["API_ROUTERS"]
 
@@ -16,4 +17,5 @@ API_ROUTERS: list[APIRouter] = [
     identity_well_known_router,
     payments_router,
     payments_webhooks_router,
+    webhooks_router,
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bazaar.cli import config_cmd, db_cmd, psp_cmd, serve_cmd, tour_cmd
+from bazaar.cli import config_cmd, db_cmd, dlq_cmd, psp_cmd, serve_cmd, tour_cmd, worker_cmd
 
 __all__ = ["app", "main"]
 
@@ -17,6 +17,8 @@ app = typer.Typer(
 )
 app.command("up")(serve_cmd.up)
 app.command("api")(serve_cmd.api)
+app.command("worker")(worker_cmd.worker)
+app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.command("tour")(tour_cmd.tour)

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -20,9 +20,14 @@ from bazaar.cli.common import SetOption, console, load_settings
 from bazaar.cli.serve import DeferredApp, ServedApp, serve_until_signalled
 from bazaar.settings import Settings, parse_overrides
 
+if TYPE_CHECKING:
+    from bazaar.infra.mail import MailSink
+
 __all__ = ["api", "up"]
 
 DEMO_BREAKER_COOLDOWN_S = 5.0
+# Loopback only: the tour's webhook receiver runs on this host.
+DEMO_SSRF_ALLOW = ("127.0.0.1/32", "::1/128")
 SWITCH_INTERVAL_S = 0.0005
 
 PortOption = Annotated[int | None, typer.Option("--port", help="Port of the API.")]
@@ -61,12 +66,41 @@ def _with_simulator(settings: Settings) -> tuple[Settings, ServedApp | None]:
     return updated, served
 
 
+async def _with_mail_sink(settings: Settings) -> tuple[Settings, MailSink | None]:
+    """Settings pointing at a mail sink that ``up`` starts, unless an SMTP URL is set.
+
+    The sink listens on loopback only, on ``mail_sink_port`` (0: a free port, so it never
+    collides with anything; the URL is printed and handed to the API through the settings),
+    and keeps what it receives under ``<data dir>/mail``, where ``GET /api/v1/admin/mail``
+    reads it.
+    """
+    if settings.smtp_url:
+        return settings, None
+    from bazaar.infra.mail import MailSink
+
+    sink = MailSink(settings.data_dir / "mail", "127.0.0.1", settings.mail_sink_port)
+    await sink.start()
+    return settings.model_copy(update={"smtp_url": sink.url}), sink
+
+
 def _demo_defaults(settings: Settings) -> Settings:
-    """Demo mode shortens the breaker cooldown to 5 s (unless set) so the tour shows recovery."""
-    if not settings.demo or "cooldown_s" in settings.breaker.model_fields_set:
+    """Demo mode's defaults, each only where the setting was not given.
+
+    The breaker cooldown shortens to 5 s so the tour shows recovery, and ``ssrf_allow``
+    opens loopback (``127.0.0.1/32``, ``::1/128``) so the tour can register its local
+    webhook receiver; outside demo mode the SSRF guard refuses loopback like any private
+    address.
+    """
+    if not settings.demo:
         return settings
-    breaker = settings.breaker.model_copy(update={"cooldown_s": DEMO_BREAKER_COOLDOWN_S})
-    return settings.model_copy(update={"breaker": breaker})
+    update: dict[str, Any] = {}
+    if "cooldown_s" not in settings.breaker.model_fields_set:
+        update["breaker"] = settings.breaker.model_copy(
+            update={"cooldown_s": DEMO_BREAKER_COOLDOWN_S}
+        )
+    if "ssrf_allow" not in settings.model_fields_set:
+        update["ssrf_allow"] = list(DEMO_SSRF_ALLOW)
+    return settings.model_copy(update=update) if update else settings
 
 
 async def _run_system(settings: Settings, *, migrate: bool, simulator: bool = False) -> None:
@@ -77,9 +111,16 @@ async def _run_system(settings: Settings, *, migrate: bool, simulator: bool = Fa
     started_at = time.perf_counter()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     psp: ServedApp | None = None
+    sink: MailSink | None = None
     if simulator:
         settings, psp = _with_simulator(_demo_defaults(settings))
-    container = await build_container(settings)
+        settings, sink = await _with_mail_sink(settings)
+    try:
+        container = await build_container(settings)
+    except BaseException:
+        if sink is not None:
+            await sink.stop()
+        raise
     try:
         if migrate:
             await upgrade(container.database.engine)
@@ -96,6 +137,16 @@ async def _run_system(settings: Settings, *, migrate: bool, simulator: bool = Fa
             table.add_row("metrics", f"{base}/metrics")
             psp_note = "(simulator started by up)" if psp is not None else "(external)"
             table.add_row("PSP", f"{settings.psp_url or 'not configured'} {psp_note}")
+            mail_note = "(mail sink started by up)" if sink is not None else "(external)"
+            smtp_url = settings.masked()["smtp_url"] or "not configured"
+            table.add_row("SMTP", f"{smtp_url} {mail_note}")
+            if sink is not None:
+                table.add_row("mail", f"{base}/api/v1/admin/mail")
+            if simulator:
+                table.add_row(
+                    "workers",
+                    f"outbox relay, consumers, cron (broker: {settings.effective_broker})",
+                )
             table.add_row("data dir", str(settings.data_dir.resolve()))
             table.add_row("database", settings.masked()["effective_database_url"])
             mode = "demo" if settings.demo else "production"
@@ -104,16 +155,35 @@ async def _run_system(settings: Settings, *, migrate: bool, simulator: bool = Fa
             console.print(table)
             console.print("Ctrl-C or SIGTERM drains in-flight requests and stops.")
 
-        await serve_until_signalled(
-            served,
-            container.lifecycle,
-            grace_s=settings.shutdown_grace_s,
-            drain_delay_s=settings.drain_delay_s,
-            log_level=settings.log_level,
-            on_started=announce,
-        )
+        # `up` runs the workers beside the API, in this process and event loop.
+        worker_stop = asyncio.Event()
+        worker_task: asyncio.Task[None] | None = None
+        if simulator:
+            from bazaar.bootstrap import build_worker
+
+            worker_task = asyncio.create_task(build_worker(container).run(worker_stop))
+        try:
+            await serve_until_signalled(
+                served,
+                container.lifecycle,
+                grace_s=settings.shutdown_grace_s,
+                drain_delay_s=settings.drain_delay_s,
+                log_level=settings.log_level,
+                on_started=announce,
+            )
+        finally:
+            # After the API drained: events of its last requests are still relayed if the
+            # relay gets to them; whatever it does not is published by the next start.
+            worker_stop.set()
+            if worker_task is not None:
+                await asyncio.gather(worker_task, return_exceptions=True)
     finally:
-        await container.aclose()
+        try:
+            await container.aclose()
+        finally:
+            # Last: the API and the workers have drained and sent what they were sending.
+            if sink is not None:
+                await sink.stop()
     console.print("bazaar stopped cleanly.")
 
 

@@ -31,6 +31,7 @@ from bazaar.kernel.messaging.errors import (
     UnknownMessageTypeError,
 )
 from bazaar.kernel.messaging.events import envelope_of, payload_of
+from bazaar.kernel.messaging.guarded import GuardedBroker
 from bazaar.kernel.messaging.handlers import (
     Handler,
     PermanentHandlerError,
@@ -71,6 +72,7 @@ __all__ = [
     "DeadLetters",
     "Delivery",
     "Envelope",
+    "GuardedBroker",
     "HandleResult",
     "Handler",
     "InMemoryBroker",

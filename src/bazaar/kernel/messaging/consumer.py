@@ -13,8 +13,9 @@ Per message:
   price of holding the partition while it retries), up to ``max_attempts``, then
   dead-lettered with the error, the attempts and the original headers;
 - ``DependencyUnavailableError`` (the dependency's breaker is open) pauses the partition for
-  the breaker's cool-off without counting an attempt, so an outage does not flood the dead
-  letters (§6.4b).
+  the breaker's cool-off before the next attempt, so during an outage a partition spends
+  one attempt per cool-off instead of burning through its messages and flooding the dead
+  letters (§6.4b); once the dependency is back, handling resumes at full speed.
 """
 
 from __future__ import annotations
@@ -102,8 +103,9 @@ class ConsumerConfig:
     handler_timeout_s: float = 30.0
     batch_size: int = 50
     lease_ttl_s: float = 10.0
-    # Idle polling backs off from the first value to the second while nothing arrives.
-    poll_interval_s: tuple[float, float] = (0.01, 0.25)
+    # An idle partition's fetch waits this long for news, growing from the first value to
+    # the second while nothing arrives (the second is also the back-off after a failure).
+    poll_interval_s: tuple[float, float] = (0.05, 0.25)
     # The shortest pause when a breaker is open (its own retry-after may be shorter).
     min_pause_s: float = 1.0
     # Whether the runtime records handled ids in the inbox itself. Handlers whose effect is
@@ -217,8 +219,15 @@ class MessageConsumer:
                 async with asyncio.timeout(self.config.handler_timeout_s):
                     await handler(envelope)
             except DependencyUnavailableError as exc:
-                # An open breaker says "not now", not "this message is bad".
-                attempt -= 1
+                # An open breaker says "not now": wait out its cool-off before the next
+                # attempt instead of burning the attempts in milliseconds, so an outage
+                # dead-letters at most one message per partition per max_attempts cool-offs.
+                error = f"{exc.dependency} unavailable ({exc.reason})"
+                if attempt >= self._policy.max_attempts:
+                    await self._dead_letter(
+                        delivery, envelope, DeadLetterReason.EXHAUSTED, error, attempt
+                    )
+                    return HandleResult.DEAD_LETTERED
                 pause = max(self.config.min_pause_s, exc.retry_after_s)
                 self.listener.paused(self.name, exc.dependency, pause)
                 if not await self._sleep(pause):
@@ -242,7 +251,7 @@ class MessageConsumer:
                 if not await self._sleep(full_jitter(self._policy, attempt, self.rng)):
                     raise asyncio.CancelledError from exc
                 continue
-            if self.config.record_inbox:
+            if self.config.record_inbox and not self.subscription.records_inbox:
                 await self.inbox.record(
                     self.name, envelope.id, utc_from_timestamp(self.clock.now())
                 )
@@ -298,10 +307,13 @@ class MessageConsumer:
         return len(deliveries)
 
     async def _serve(self, partition: _Partition) -> None:
-        idle_s = self.config.poll_interval_s[0]
+        # Idle, the fetch itself waits (block_s) so a publish wakes the partition at once —
+        # the broker signals in-process publishes and polls for others — and the wait grows
+        # from the first to the second poll interval while nothing arrives.
+        idle_s = 0.0
         while not self._stop.is_set() and partition.lease is not None:
             try:
-                count = await self.drain(partition.topic, partition.number)
+                count = await self.drain(partition.topic, partition.number, block_s=idle_s)
             except Exception as exc:  # a broker outage: back off, keep the partition
                 log.warning(
                     "consumer %s failed on %s/%s: %s",
@@ -310,14 +322,14 @@ class MessageConsumer:
                     partition.number,
                     exc,
                 )
-                count = 0
-                idle_s = self.config.poll_interval_s[1]
-            if count:
-                idle_s = self.config.poll_interval_s[0]
+                if not await self._sleep(self.config.poll_interval_s[1]):
+                    return
                 continue
-            if not await self._sleep(idle_s):
-                return
-            idle_s = min(self.config.poll_interval_s[1], idle_s * 2)
+            if count:
+                idle_s = 0.0
+            else:
+                low, high = self.config.poll_interval_s
+                idle_s = min(high, max(low, idle_s * 2))
 
     # --- the whole subscription ---
 

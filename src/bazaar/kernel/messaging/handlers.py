@@ -7,7 +7,7 @@ effect outside the database (an e-mail), carry an id the receiver dedupes on.
 How a handler's failure is treated:
 - ``PermanentHandlerError`` (and a schema-invalid payload): dead-lettered at once;
 - ``bazaar.kernel.resilience.DependencyUnavailableError`` (a breaker is open): the
-  consumer pauses for the breaker's cool-off; the attempt is not counted (§6.4b);
+  consumer pauses for the breaker's cool-off before its next attempt (§6.4b);
 - anything else: retried with backoff and jitter, then dead-lettered.
 """
 
@@ -56,6 +56,9 @@ class Subscription:
     handlers: Mapping[str, Handler]
     versions: Mapping[str, int] = field(default_factory=dict)
     upcasters: Mapping[tuple[str, int], Upcaster] = field(default_factory=dict)
+    # True when the handlers record the message id in the inbox themselves, in the
+    # transaction of their effect; the runtime then skips its own (redundant) record.
+    records_inbox: bool = False
 
     def handler_for(self, message_type: str) -> Handler | None:
         return self.handlers.get(message_type)

@@ -7,10 +7,13 @@ from bazaar.tour.scenarios import (
     breaker,
     bulkhead,
     deadline,
+    dlq,
     http_errors,
     idempotency,
     identity,
+    outbox,
     shedding,
+    webhooks,
 )
 
 __all__ = ["SCENARIOS"]
@@ -25,5 +28,9 @@ SCENARIOS: dict[str, Scenario] = {
         bulkhead.SCENARIO,
         shedding.SCENARIO,
         deadline.SCENARIO,
+        outbox.SCENARIO,
+        dlq.DEDUPE,
+        dlq.DLQ,
+        webhooks.SCENARIO,
     )
 }

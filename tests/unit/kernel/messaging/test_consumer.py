@@ -216,14 +216,25 @@ class TestRetries:
         assert len(sleeps) >= 2
         assert all(0 <= s <= 10.0 for s in sleeps)
 
-    async def test_an_open_breaker_pauses_without_spending_attempts(self) -> None:
+    async def test_an_open_breaker_pauses_for_its_cool_off_between_attempts(self) -> None:
         unavailable = DependencyUnavailableError("smtp", "breaker_open", 30.0)
-        h = Harness([unavailable, unavailable, unavailable, unavailable, None])
+        h = Harness([unavailable, unavailable, None])
         await h.publish(envelope("1"))
         await h.drain()
-        assert h.dead.letters == []  # four refusals, yet max_attempts=3 was not spent
-        assert h.seen == ["1"] * 5
-        assert sum(h.clock.sleeps) == pytest.approx(4 * 30.0)
+        assert h.dead.letters == []
+        assert h.seen == ["1"] * 3
+        assert sum(h.clock.sleeps) == pytest.approx(2 * 30.0)  # the cool-off, not a backoff
+
+    async def test_a_long_outage_dead_letters_one_message_per_attempts_cool_offs(self) -> None:
+        unavailable = DependencyUnavailableError("smtp", "breaker_open", 30.0)
+        h = Harness([unavailable] * 6)
+        await h.publish(envelope("1"), envelope("2"))
+        await h.drain()
+        assert [(d.message_id, d.attempts, d.error) for d in h.dead.letters] == [
+            ("1", 3, "smtp unavailable (breaker_open)"),
+            ("2", 3, "smtp unavailable (breaker_open)"),
+        ]
+        assert sum(h.clock.sleeps) == pytest.approx(4 * 30.0)  # no flood: minutes, not ms
 
 
 class TestPartitions:
