@@ -14,10 +14,10 @@ Errors carry fields, not only messages, so the HTTP layer maps them without pars
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bazaar.kernel.errors import BazaarError
+from bazaar.kernel.signing import SignatureFailure
 
 if TYPE_CHECKING:
     from bazaar.psp.model import AuthorizationStatus
@@ -36,15 +36,6 @@ __all__ = [
 
 class PspError(BazaarError):
     """Raised by the PSP simulator or its signing helpers."""
-
-
-class SignatureFailure(StrEnum):
-    """Why a signature was rejected (the value is safe to log and to answer with)."""
-
-    MISSING_HEADER = "missing_header"
-    MALFORMED_HEADER = "malformed_header"
-    BAD_SIGNATURE = "bad_signature"
-    TIMESTAMP_OUT_OF_TOLERANCE = "timestamp_out_of_tolerance"
 
 
 class SignatureError(PspError):

@@ -19,11 +19,11 @@ and retries; ``InvalidSignatureError`` is for receivers of bazaar's webhooks.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bazaar.kernel.errors import BazaarError
+from bazaar.kernel.signing import SignatureFailure
 
 __all__ = [
     "DeliveryNotFoundError",
@@ -99,15 +99,6 @@ class EndpointUnreachableError(WebhooksError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class SignatureFailure(enum.StrEnum):
-    """Why ``verify`` refused a ``Bazaar-Signature``."""
-
-    MISSING_HEADER = "missing_header"
-    MALFORMED_HEADER = "malformed_header"
-    BAD_SIGNATURE = "bad_signature"
-    TIMESTAMP_OUT_OF_TOLERANCE = "timestamp_out_of_tolerance"
 
 
 class InvalidSignatureError(WebhooksError):
