@@ -105,7 +105,7 @@ class ConsumerConfig:
     lease_ttl_s: float = 10.0
     # An idle partition's fetch waits this long for news, growing from the first value to
     # the second while nothing arrives (the second is also the back-off after a failure).
-    poll_interval_s: tuple[float, float] = (0.05, 0.25)
+    poll_interval_s: tuple[float, float] = (0.05, 2.0)
     # The shortest pause when a breaker is open (its own retry-after may be shorter).
     min_pause_s: float = 1.0
     # Whether the runtime records handled ids in the inbox itself. Handlers whose effect is

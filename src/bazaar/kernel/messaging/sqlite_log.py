@@ -91,7 +91,8 @@ class SqliteLogBroker:
     limits an embedded SQLite writer here; see targets.md).
 
     Waiting (``block_s``): an in-process publish wakes waiters at once; a publish from another
-    process is noticed by polling ``PRAGMA data_version`` every ``poll_interval_s``.
+    process is noticed by one watcher task that polls ``PRAGMA data_version`` every
+    ``poll_interval_s`` while anyone waits, and wakes them all.
 
     Retention: past ``max_length`` messages per partition or older than ``retention_s``,
     messages are deleted every ``trim_every`` publishes (in the publishing transaction) or
@@ -160,6 +161,10 @@ class SqliteLogBroker:
         # Replaced on every append: a waiter holds the generation it saw, so a publish between
         # its query and its wait still wakes it.
         self._appended = asyncio.Event()
+        # data_version is per connection and only grows; all reads share one connection.
+        self._last_version: int | None = None
+        self._waiters = 0
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def partitions(self) -> int:
@@ -201,18 +206,25 @@ class SqliteLogBroker:
             )
             if deliveries or block_s <= 0:
                 return deliveries
-            # Wait for an append by this process (the event) or by another (data_version
-            # changes when another connection commits to the file).
-            while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return []
+            # Wait for an append by this process (the event) or by another: one watcher per
+            # broker polls data_version (it changes when another connection commits) for
+            # all waiters, so forty idle partitions cost one poll, not forty.
+            if self._last_version is not None and version < self._last_version:
+                continue  # another process appended between our read and now
+            self._last_version = max(version, self._last_version or version)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            self._waiters += 1
+            if self._watcher is None:
+                self._watcher = asyncio.create_task(self._watch_other_processes())
+            try:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(generation.wait(), min(remaining, self._poll_interval_s))
-                if generation.is_set():
-                    break
-                if await self._run("fetch", self._data_version) != version:
-                    break
+                    await asyncio.wait_for(generation.wait(), remaining)
+            finally:
+                self._waiters -= 1
+            if not generation.is_set():
+                return []
 
     async def ack(self, topic: str, group: str, partition: int, offsets: Sequence[str]) -> None:
         """Acknowledge ``offsets`` (in any order); they are never delivered to ``group`` again.
@@ -253,6 +265,10 @@ class SqliteLogBroker:
         if self._closed:
             return
         self._closed = True
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
         try:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         finally:
@@ -332,6 +348,21 @@ class SqliteLogBroker:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    async def _watch_other_processes(self) -> None:
+        """While anyone waits, poll ``data_version`` and wake the waiters when it moves."""
+        try:
+            while self._waiters > 0 and not self._closed:
+                await asyncio.sleep(self._poll_interval_s)
+                version = await self._run("fetch", self._data_version)
+                if self._last_version is not None and version != self._last_version:
+                    generation, self._appended = self._appended, asyncio.Event()
+                    generation.set()
+                self._last_version = version
+        except BrokerError:
+            return  # the waiters time out and query again, which reports the failure
+        finally:
+            self._watcher = None
 
     def _data_version(self) -> int:
         version: int = self._connection().execute("PRAGMA data_version").fetchone()[0]
