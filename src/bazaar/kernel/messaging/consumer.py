@@ -8,7 +8,8 @@ fetch a batch, handle each message, ack the batch.
 Per message:
 - bytes that are not an envelope, a type nobody declares, or a version newer than the
   handler knows are *poison*: dead-lettered at once (they can never succeed);
-- an id already in the consumer's inbox is a redelivery: acked without a second effect;
+- an id already in the consumer's inbox is a redelivery: acked without a second effect
+  (one inbox lookup per fetched batch, and one write recording the batch's handled ids);
 - a failure is retried in place with full-jitter backoff (order per key is kept, at the
   price of holding the partition while it retries), up to ``max_attempts``, then
   dead-lettered with the error, the attempts and the original headers;
@@ -122,6 +123,21 @@ class ConsumerConfig:
 
 
 @dataclass(slots=True)
+class _Batch:
+    """Inbox state of one fetched batch: ids known handled, ids to record at its end."""
+
+    seen: set[str]
+    to_record: list[str] = field(default_factory=list)
+
+
+def _decode(delivery: Delivery) -> Envelope | MalformedMessageError:
+    try:
+        return Envelope.decode(delivery.data)
+    except MalformedMessageError as exc:
+        return exc
+
+
+@dataclass(slots=True)
 class _Partition:
     topic: str
     number: int
@@ -184,16 +200,37 @@ class MessageConsumer:
 
     async def handle(self, delivery: Delivery) -> str:
         """Handle one delivery to the end: handled, duplicate, skipped or dead-lettered."""
-        started = self.clock.monotonic()
-        result = await self._handle(delivery)
-        self.listener.handled(self.name, result, self.clock.monotonic() - started)
-        return result
+        return (await self._handle_batch([delivery]))[0]
 
-    async def _handle(self, delivery: Delivery) -> str:
+    async def _handle_batch(self, deliveries: list[Delivery]) -> list[str]:
+        """Handle deliveries in order with one inbox lookup and one inbox write for all.
+
+        Recording the batch's ids after the batch (not after each message) widens the
+        window in which a crash repeats an effect from one message to one batch; consumers
+        whose effect must happen once record in their own transaction (records_inbox).
+        """
+        decoded = [_decode(d) for d in deliveries]
+        ids = [e.id for e in decoded if isinstance(e, Envelope)]
+        batch = _Batch(seen=await self.inbox.seen(self.name, ids) if ids else set())
+        results = []
         try:
-            envelope = Envelope.decode(delivery.data)
-        except MalformedMessageError as exc:
-            await self._dead_letter(delivery, None, DeadLetterReason.MALFORMED, exc.reason, 0)
+            for delivery, envelope in zip(deliveries, decoded, strict=True):
+                started = self.clock.monotonic()
+                result = await self._handle(delivery, envelope, batch)
+                self.listener.handled(self.name, result, self.clock.monotonic() - started)
+                results.append(result)
+        finally:
+            # What was handled stays recorded even if a later message of the batch raised.
+            if batch.to_record:
+                at = utc_from_timestamp(self.clock.now())
+                await self.inbox.record_all(self.name, batch.to_record, at)
+        return results
+
+    async def _handle(
+        self, delivery: Delivery, envelope: Envelope | MalformedMessageError, batch: _Batch
+    ) -> str:
+        if isinstance(envelope, MalformedMessageError):
+            await self._dead_letter(delivery, None, DeadLetterReason.MALFORMED, envelope.reason, 0)
             return HandleResult.DEAD_LETTERED
         handler = self.subscription.handler_for(envelope.type)
         if handler is None:
@@ -210,7 +247,7 @@ class MessageConsumer:
                 delivery, envelope, DeadLetterReason.UNKNOWN_VERSION, str(exc), 0
             )
             return HandleResult.DEAD_LETTERED
-        if await self.inbox.contains(self.name, envelope.id):
+        if envelope.id in batch.seen:
             return HandleResult.DUPLICATE
         attempt = 0
         while True:
@@ -251,10 +288,9 @@ class MessageConsumer:
                 if not await self._sleep(full_jitter(self._policy, attempt, self.rng)):
                     raise asyncio.CancelledError from exc
                 continue
+            batch.seen.add(envelope.id)
             if self.config.record_inbox and not self.subscription.records_inbox:
-                await self.inbox.record(
-                    self.name, envelope.id, utc_from_timestamp(self.clock.now())
-                )
+                batch.to_record.append(envelope.id)
             return HandleResult.HANDLED
 
     async def _dead_letter(
@@ -301,8 +337,7 @@ class MessageConsumer:
         )
         if not deliveries:
             return 0
-        for delivery in deliveries:
-            await self.handle(delivery)
+        await self._handle_batch(deliveries)
         await self.broker.ack(topic, self.name, partition, [d.offset for d in deliveries])
         return len(deliveries)
 

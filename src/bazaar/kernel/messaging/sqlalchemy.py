@@ -181,6 +181,33 @@ class SqlInbox:
         )
         return found is not None
 
+    async def seen(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        t = self.table
+        rows = await self.session.scalars(
+            select(t.c.message_id).where(
+                t.c.consumer == consumer, t.c.message_id.in_(set(message_ids))
+            )
+        )
+        return set(rows)
+
+    async def record_all(self, consumer: str, message_ids: Sequence[str], at: datetime) -> None:
+        if not message_ids:
+            return
+        processed_at = at.timestamp()
+        statement = (
+            insert_ignoring_duplicates(self.session, self.table)
+            .values(
+                [
+                    {"consumer": consumer, "message_id": m, "processed_at": processed_at}
+                    for m in dict.fromkeys(message_ids)
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["consumer", "message_id"])
+        )
+        await self.session.execute(statement)
+
 
 class SqlInboxStore:
     """``Inbox`` where each call is its own short transaction (for effects outside the DB)."""
@@ -196,6 +223,18 @@ class SqlInboxStore:
     async def contains(self, consumer: str, message_id: str) -> bool:
         async with self.sessions() as session:
             return await SqlInbox(session, self.table).contains(consumer, message_id)
+
+    async def seen(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        async with self.sessions() as session:
+            return await SqlInbox(session, self.table).seen(consumer, message_ids)
+
+    async def record_all(self, consumer: str, message_ids: Sequence[str], at: datetime) -> None:
+        if not message_ids:
+            return
+        async with self.sessions() as session, session.begin():
+            await SqlInbox(session, self.table).record_all(consumer, message_ids, at)
 
     async def purge(self, before: float) -> int:
         """Forget ids handled before ``before`` (older than any redelivery can be)."""

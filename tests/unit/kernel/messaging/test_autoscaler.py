@@ -22,6 +22,12 @@ class NoInbox:
     async def contains(self, consumer: str, message_id: str) -> bool:
         return False
 
+    async def seen(self, consumer: str, message_ids: object) -> set[str]:
+        return set()
+
+    async def record_all(self, consumer: str, message_ids: object, at: object) -> None:
+        return None
+
 
 class NoDeadLetters:
     async def add(self, letter: DeadLetter) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -37,6 +38,12 @@ class MemoryInbox:
 
     async def contains(self, consumer: str, message_id: str) -> bool:
         return (consumer, message_id) in self.ids
+
+    async def seen(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+        return {m for m in message_ids if (consumer, m) in self.ids}
+
+    async def record_all(self, consumer: str, message_ids: Sequence[str], at: datetime) -> None:
+        self.ids.update((consumer, m) for m in message_ids)
 
 
 class MemoryDeadLetters:
@@ -122,6 +129,13 @@ class TestHappyPath:
         await h.publish(envelope("1"))  # the relay published it twice (crash before marking)
         await h.drain()
         assert h.seen == ["1"]
+
+    async def test_a_duplicate_inside_one_batch_has_one_effect(self) -> None:
+        h = Harness()
+        await h.publish(envelope("1"), envelope("1"), envelope("2"))
+        await h.drain()
+        assert h.seen == ["1", "2"]
+        assert h.inbox.ids == {("test", "1"), ("test", "2")}
 
     async def test_a_type_without_a_handler_that_some_context_declares_is_skipped(self) -> None:
         h = Harness()
