@@ -603,7 +603,7 @@ def build_messaging(
         broker=broker,
         leases=leases,
         outbox=SqlOutbox(database.sessions, messaging_tables.outbox, database.read_sessions),
-        inbox=SqlInboxStore(database.sessions, messaging_tables.inbox),
+        inbox=SqlInboxStore(database.sessions, messaging_tables.inbox, database.read_sessions),
         dead_letters=DeadLetters(store, broker, clock),
         jobs=JobQueue(broker, ids, clock),
         cron_claims=SqlCronClaims(database.sessions, messaging_tables.cron_runs),

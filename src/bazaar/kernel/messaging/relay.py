@@ -131,6 +131,9 @@ class OutboxRelay:
         unregister = on_outbox_written(self.notify)
         try:
             while not stop.is_set():
+                # Cleared before the pass, not before the wait: a commit that notifies while
+                # a batch is being published is seen by the next wait, not lost.
+                self._wake.clear()
                 try:
                     published = await self.run_once()
                 except Exception as exc:  # the relay must outlive any outage; it is reported
@@ -141,6 +144,7 @@ class OutboxRelay:
                     continue
                 if published < self.config.batch_size:
                     await self._idle(stop, self.config.idle_interval_s)
+
         finally:
             unregister()
             if self._lease is not None:
@@ -151,7 +155,6 @@ class OutboxRelay:
                 self._lease = None
 
     async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
-        self._wake.clear()
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
         try:

@@ -196,24 +196,33 @@ class SqlInbox:
         if not message_ids:
             return
         processed_at = at.timestamp()
-        statement = (
-            insert_ignoring_duplicates(self.session, self.table)
-            .values(
-                [
-                    {"consumer": consumer, "message_id": m, "processed_at": processed_at}
-                    for m in dict.fromkeys(message_ids)
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["consumer", "message_id"])
+        statement = insert_ignoring_duplicates(self.session, self.table).on_conflict_do_nothing(
+            index_elements=["consumer", "message_id"]
         )
-        await self.session.execute(statement)
+        # Rows as parameters (executemany), not a compiled multi-row VALUES: 3-4x cheaper to
+        # build for a batch of 50 (measured by bench/pipeline.py).
+        rows = [
+            {"consumer": consumer, "message_id": m, "processed_at": processed_at}
+            for m in dict.fromkeys(message_ids)
+        ]
+        await self.session.execute(statement, rows)
 
 
 class SqlInboxStore:
-    """``Inbox`` where each call is its own short transaction (for effects outside the DB)."""
+    """``Inbox`` where each call is its own short transaction (for effects outside the DB).
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: Table) -> None:
+    Lookups go through ``read_sessions`` when given (SQLite's read-only pool: a lookup never
+    takes the write lock); records through ``sessions``.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        table: Table,
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self.sessions = sessions
+        self.read_sessions = read_sessions or sessions
         self.table = table
 
     async def record(self, consumer: str, message_id: str, at: datetime) -> bool:
@@ -221,13 +230,13 @@ class SqlInboxStore:
             return await SqlInbox(session, self.table).record(consumer, message_id, at)
 
     async def contains(self, consumer: str, message_id: str) -> bool:
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             return await SqlInbox(session, self.table).contains(consumer, message_id)
 
     async def seen(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
         if not message_ids:
             return set()
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             return await SqlInbox(session, self.table).seen(consumer, message_ids)
 
     async def record_all(self, consumer: str, message_ids: Sequence[str], at: datetime) -> None:
