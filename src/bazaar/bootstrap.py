@@ -718,10 +718,13 @@ def build_worker(
 
 # Rows older than this are purged by the maintenance jobs: far beyond any redelivery.
 PURGE_AFTER_S = 7 * 86_400.0
+# Delivered or abandoned webhook deliveries stay listable (with their attempts) this long.
+WEBHOOK_DELIVERY_RETENTION_S = 30 * 86_400.0
 
 
 def maintenance_jobs(container: Container) -> list[Job]:
-    """Housekeeping as jobs: purge published outbox rows, old inbox ids and cron claims."""
+    """Housekeeping as jobs: purge published outbox rows, old inbox ids, cron claims,
+    expired idempotency keys, and final webhook deliveries after 30 days."""
     messaging, clock = container.messaging, container.clock
 
     async def purge_messaging(args: Mapping[str, Any]) -> None:
@@ -733,9 +736,14 @@ def maintenance_jobs(container: Container) -> list[Job]:
     async def purge_idempotency_keys(args: Mapping[str, Any]) -> None:
         await container.payments.purge_expired_keys()
 
+    async def purge_webhook_deliveries(args: Mapping[str, Any]) -> None:
+        older_than_s = float(args.get("older_than_s", WEBHOOK_DELIVERY_RETENTION_S))
+        await container.webhooks.purge_deliveries(older_than_s)
+
     return [
         Job("purge_messaging", purge_messaging, timeout_s=300),
         Job("purge_idempotency_keys", purge_idempotency_keys, timeout_s=300),
+        Job("purge_webhook_deliveries", purge_webhook_deliveries, timeout_s=300),
     ]
 
 
@@ -743,4 +751,5 @@ def maintenance_schedules() -> list[CronSchedule]:
     return [
         CronSchedule("purge-messaging", "17 * * * *", job="purge_messaging"),
         CronSchedule("purge-idempotency-keys", "*/10 * * * *", job="purge_idempotency_keys"),
+        CronSchedule("purge-webhook-deliveries", "43 3 * * *", job="purge_webhook_deliveries"),
     ]

@@ -46,6 +46,7 @@ __all__ = [
 
 _WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
 _REPLAYABLE = (DeliveryStatus.FAILED.value, DeliveryStatus.ABANDONED.value)
+_FINAL = (DeliveryStatus.SUCCEEDED.value, DeliveryStatus.ABANDONED.value)
 
 
 def _rowcount(result: Any) -> int:
@@ -345,6 +346,15 @@ class SqlDeliveryRepository:
             .on_conflict_do_nothing(index_elements=["delivery_id", "number"])
         )
         return True
+
+    async def purge_final(self, created_before: datetime) -> int:
+        d, a = webhook_deliveries, webhook_delivery_attempts
+        final = select(d.c.id).where(d.c.status.in_(_FINAL), d.c.created_at < created_before)
+        await self._session.execute(delete(a).where(a.c.delivery_id.in_(final)))
+        result = await self._session.execute(
+            delete(d).where(d.c.status.in_(_FINAL), d.c.created_at < created_before)
+        )
+        return _rowcount(result)
 
     async def replay(self, tenant_id: int, delivery_id: int, at: datetime) -> bool:
         d = webhook_deliveries

@@ -8,7 +8,7 @@ registration stores nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bazaar.contexts.webhooks.application.ports import IdGenerator, UrlGuard
 from bazaar.contexts.webhooks.application.unit_of_work import (
@@ -162,6 +162,18 @@ class WebhookService:
             await uow.commit()
         assert endpoint is not None  # enabled in this very transaction
         return endpoint
+
+    async def purge_deliveries(self, older_than_s: float) -> int:
+        """Forget final deliveries (succeeded, abandoned) older than ``older_than_s``.
+
+        Run by a scheduled maintenance job; waiting deliveries are kept whatever their age.
+        """
+        before = self._now() - timedelta(seconds=older_than_s)
+        uow = self._unit_of_work()
+        async with uow:
+            purged = await uow.deliveries.purge_final(before)
+            await uow.commit()
+        return purged
 
     async def replay_delivery(self, cmd: ReplayDelivery) -> WebhookDelivery:
         """Make a failed or abandoned delivery due now; the dispatcher attempts it next.

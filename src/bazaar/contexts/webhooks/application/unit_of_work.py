@@ -106,6 +106,13 @@ class DeliveryRepository(Protocol):
         """Append the attempt and move the delivery to ``step``; False if it is gone."""
         ...
 
+    async def purge_final(self, created_before: datetime) -> int:
+        """Delete succeeded and abandoned deliveries (and their attempts) created before.
+
+        Deliveries still waiting are never purged, however old. Returns how many went.
+        """
+        ...
+
     async def replay(self, tenant_id: int, delivery_id: int, at: datetime) -> bool:
         """Make a failed or abandoned delivery pending and due at ``at``; False otherwise."""
         ...
