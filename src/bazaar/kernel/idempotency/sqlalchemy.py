@@ -19,9 +19,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.kernel.idempotency.errors import IdempotencyLockLostError
@@ -34,6 +31,7 @@ from bazaar.kernel.idempotency.model import (
     StoredResponse,
     decide,
 )
+from bazaar.kernel.sql import insert_for, rowcount
 
 __all__ = ["SqlIdempotencyRecords", "idempotency_table"]
 
@@ -72,10 +70,7 @@ class SqlIdempotencyRecords:
         self.config = config or IdempotencyConfig()
 
     def _insert(self) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        return (
-            postgresql_insert(self.table) if dialect == "postgresql" else sqlite_insert(self.table)
-        )
+        return insert_for(self.session, self.table)
 
     def _in_flight_values(self, fingerprint: str, token: str, now: float) -> dict[str, Any]:
         return {
@@ -96,7 +91,7 @@ class SqlIdempotencyRecords:
         inserted = await self.session.execute(
             self._insert().values(**values).on_conflict_do_nothing(index_elements=["scope", "key"])
         )
-        if _rowcount(inserted) == 1:
+        if rowcount(inserted) == 1:
             return Claim(Decision.PROCEED, lock_token=token)
         row = (
             await self.session.execute(select(t).where(t.c.scope == scope, t.c.key == key))
@@ -111,7 +106,7 @@ class SqlIdempotencyRecords:
                 .where(t.c.scope == scope, t.c.key == key, t.c.lock_token == existing.lock_token)
                 .values(**self._in_flight_values(fingerprint, token, now))
             )
-            if _rowcount(taken) == 1:
+            if rowcount(taken) == 1:
                 return Claim(Decision.PROCEED, lock_token=token)
             return Claim(Decision.IN_FLIGHT, retry_after_s=1.0)
         if decision is Decision.REPLAY:
@@ -149,7 +144,7 @@ class SqlIdempotencyRecords:
                 response_body=response.body,
             )
         )
-        if _rowcount(result) != 1:
+        if rowcount(result) != 1:
             raise IdempotencyLockLostError(scope, key)
 
     async def release(self, scope: str, key: str, lock_token: str) -> None:
@@ -168,12 +163,7 @@ class SqlIdempotencyRecords:
         result = await self.session.execute(
             delete(self.table).where(self.table.c.expires_at <= now)
         )
-        return _rowcount(result)
-
-
-def _rowcount(result: Any) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
+        return rowcount(result)
 
 
 def _record(row: Any) -> KeyRecord:

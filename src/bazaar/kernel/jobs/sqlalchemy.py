@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, MetaData, String, Table, delete
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bazaar.kernel.messaging.sqlalchemy import insert_ignoring_duplicates
+from bazaar.kernel.sql import insert_for, rowcount
 
 __all__ = ["SqlCronClaims", "cron_run_table"]
 
@@ -33,16 +32,16 @@ class SqlCronClaims:
     async def claim(self, name: str, tick: int, holder: str, now: float) -> bool:
         async with self.sessions() as session, session.begin():
             statement = (
-                insert_ignoring_duplicates(session, self.table)
+                insert_for(session, self.table)
                 .values(name=name, tick=tick, holder=holder, claimed_at=now)
                 .on_conflict_do_nothing(index_elements=["name", "tick"])
             )
             result = await session.execute(statement)
-            return isinstance(result, CursorResult) and result.rowcount == 1
+            return rowcount(result) == 1
 
     async def purge(self, before: float) -> int:
         async with self.sessions() as session, session.begin():
             result = await session.execute(
                 delete(self.table).where(self.table.c.claimed_at < before)
             )
-            return result.rowcount if isinstance(result, CursorResult) else 0
+            return rowcount(result)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -17,8 +15,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +22,7 @@ from bazaar.kernel.clock import Clock, SystemClock
 from bazaar.kernel.errors import ConfigurationError
 from bazaar.kernel.locks.errors import LeaseStoreError
 from bazaar.kernel.locks.ports import Lease, validate_ttl
+from bazaar.kernel.sql import insert_for_dialect
 
 __all__ = ["SqlLeaseStore", "lease_table"]
 
@@ -87,7 +84,7 @@ class SqlLeaseStore:
         self._engine = engine
         self._table = table
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        self._dialect = dialect
 
     @property
     def table(self) -> Table:
@@ -118,7 +115,7 @@ class SqlLeaseStore:
             .returning(t.c.token)
         )
         first = (
-            self._insert(t)
+            insert_for_dialect(self._dialect, t)
             .values(name=name, holder=holder, token=1, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=[t.c.name])
             .returning(t.c.token)

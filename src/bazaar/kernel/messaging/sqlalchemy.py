@@ -30,12 +30,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bazaar.kernel.messaging.envelope import Envelope
+from bazaar.kernel.sql import insert_for, rowcount
 
 __all__ = [
     "DeadLetter",
@@ -46,7 +44,6 @@ __all__ = [
     "SqlOutbox",
     "dead_letter_table",
     "inbox_table",
-    "insert_ignoring_duplicates",
     "outbox_table",
     "write_outbox",
 ]
@@ -116,16 +113,6 @@ def dead_letter_table(metadata: MetaData, name: str = "dead_letters") -> Table:
     )
 
 
-def insert_ignoring_duplicates(session: AsyncSession, table: Table) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` in the session's dialect."""
-    dialect = session.get_bind().dialect.name
-    return postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-
-
-def _rowcount(result: Any) -> int:
-    return result.rowcount if isinstance(result, CursorResult) else 0
-
-
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     seq: int
@@ -168,11 +155,11 @@ class SqlInbox:
 
     async def record(self, consumer: str, message_id: str, at: datetime) -> bool:
         statement = (
-            insert_ignoring_duplicates(self.session, self.table)
+            insert_for(self.session, self.table)
             .values(consumer=consumer, message_id=message_id, processed_at=at.timestamp())
             .on_conflict_do_nothing(index_elements=["consumer", "message_id"])
         )
-        return _rowcount(await self.session.execute(statement)) == 1
+        return rowcount(await self.session.execute(statement)) == 1
 
     async def contains(self, consumer: str, message_id: str) -> bool:
         t = self.table
@@ -196,7 +183,7 @@ class SqlInbox:
         if not message_ids:
             return
         processed_at = at.timestamp()
-        statement = insert_ignoring_duplicates(self.session, self.table).on_conflict_do_nothing(
+        statement = insert_for(self.session, self.table).on_conflict_do_nothing(
             index_elements=["consumer", "message_id"]
         )
         # Rows as parameters (executemany), not a compiled multi-row VALUES: 3-4x cheaper to
@@ -251,7 +238,7 @@ class SqlInboxStore:
             result = await session.execute(
                 delete(self.table).where(self.table.c.processed_at < before)
             )
-            return _rowcount(result)
+            return rowcount(result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +373,7 @@ class SqlDeadLetterStore:
         if before is not None:
             statement = statement.where(t.c.failed_at < before)
         async with self.sessions() as session, session.begin():
-            return _rowcount(await session.execute(statement))
+            return rowcount(await session.execute(statement))
 
     async def counts_by_topic(self) -> dict[str, int]:
         """Letters not yet replayed, per original topic (``bazaar_dlq_messages``)."""
@@ -476,7 +463,7 @@ class SqlOutbox:
         t = self.table
         async with self.sessions() as session, session.begin():
             result = await session.execute(delete(t).where(t.c.published_at < before))
-            return _rowcount(result)
+            return rowcount(result)
 
 
 def _outbox_row(row: Any) -> OutboxRow:

@@ -71,6 +71,19 @@ async def _dead_lettered_payment(story: Story) -> tuple[dict[str, str], dict[str
     return admin, letter, customer["email"]
 
 
+async def _notifications_drained(story: Story, within_s: float) -> bool:
+    """Wait until ``bazaar_consumer_lag{consumer="notifications"}`` reads 0."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < within_s:
+        metrics = (await story.client.get("/metrics")).text
+        for line in metrics.splitlines():
+            name = 'bazaar_consumer_lag{consumer="notifications"}'
+            if line.startswith(name) and float(line.split()[-1]) == 0:
+                return True
+        await asyncio.sleep(0.2)
+    return False
+
+
 async def run_dlq(story: Story) -> None:
     admin, letter, email = await _dead_lettered_payment(story)
     mails, _ = await wait_for_mail(story, admin, email, within_s=0.1)
@@ -89,8 +102,9 @@ async def run_dedupe(story: Story) -> None:
         replay = await story.client.post(f"/api/v1/admin/dlq/{letter['id']}/replay", headers=admin)
         story.check(replay.status_code == 202, f"replay {n + 1} accepted")
     story.step("the same message was published three more times (three replays)")
-    mails, _ = await wait_for_mail(story, admin, email, within_s=20.0)
-    await asyncio.sleep(2.0)  # give the two duplicates time to arrive, if they were to
+    await wait_for_mail(story, admin, email, within_s=20.0)
+    drained = await _notifications_drained(story, within_s=20.0)
+    story.check(drained, "the notifications consumer took every replay")
     mails, _ = await wait_for_mail(story, admin, email, count=2, within_s=0.1)
     story.step(f"e-mails to {email}: {len(mails)}")
     story.check(len(mails) == 1, "three deliveries, one effect: the inbox absorbed the rest")

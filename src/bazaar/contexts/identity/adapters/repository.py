@@ -7,11 +7,10 @@ contexts copy. Driver errors are translated here, at the boundary, into domain e
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import exists, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import Insert
@@ -29,6 +28,7 @@ from bazaar.contexts.identity.domain.events import IdentityEvent
 from bazaar.contexts.identity.domain.model import ApiKey, RefreshToken, Tenant, User
 from bazaar.infra.db import SqlAlchemyUnitOfWork
 from bazaar.kernel.clock import Clock
+from bazaar.kernel.sql import insert_for, rowcount
 
 __all__ = [
     "SqlApiKeyRepository",
@@ -38,10 +38,6 @@ __all__ = [
     "SqlTenantRepository",
     "SqlUserRepository",
 ]
-
-
-def _rowcount(result: Any) -> int:
-    return cast(CursorResult[Any], result).rowcount
 
 
 def _mentions(exc: IntegrityError, *markers: str) -> bool:
@@ -167,7 +163,7 @@ class SqlRefreshTokenRepository:
             )
             .values(used_at=at)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def revoke_family(self, tenant_id: int, family_id: int, at: datetime) -> int:
         result = await self._session.execute(
@@ -179,7 +175,7 @@ class SqlRefreshTokenRepository:
             )
             .values(revoked_at=at)
         )
-        return _rowcount(result)
+        return rowcount(result)
 
 
 class SqlRevokedTokenRepository:
@@ -189,10 +185,11 @@ class SqlRevokedTokenRepository:
         self._session = session
 
     def _insert_ignoring_duplicates(self, **values: Any) -> Insert:
-        # Both dialects spell "insert unless present" the same way, from different modules.
-        dialect = self._session.get_bind().dialect.name
-        insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        return insert_for(revoked_access_tokens).values(**values).on_conflict_do_nothing()
+        return (
+            insert_for(self._session, revoked_access_tokens)
+            .values(**values)
+            .on_conflict_do_nothing()
+        )
 
     async def add(
         self, tenant_id: int, token_id: str, user_id: int, expires_at: datetime, at: datetime
@@ -208,7 +205,7 @@ class SqlRevokedTokenRepository:
         result = await self._session.execute(
             revoked_access_tokens.delete().where(revoked_access_tokens.c.expires_at < now)
         )
-        return _rowcount(result)
+        return rowcount(result)
 
 
 class SqlApiKeyRepository:
@@ -243,7 +240,7 @@ class SqlApiKeyRepository:
         if owner_id is not None:
             statement = statement.where(api_keys.c.user_id == owner_id)
         result = await self._session.execute(statement.values(revoked_at=at))
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
 
 class SqlIdentityUnitOfWork(SqlAlchemyUnitOfWork[IdentityEvent]):

@@ -7,11 +7,10 @@ an id the PSP issued, which only a signed webhook presents.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import delete, exists, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bazaar.contexts.payments.adapters.tables import (
@@ -32,6 +31,7 @@ from bazaar.kernel.clock import Clock
 from bazaar.kernel.idempotency import IdempotencyConfig
 from bazaar.kernel.idempotency.sqlalchemy import SqlIdempotencyRecords
 from bazaar.kernel.money import Money
+from bazaar.kernel.sql import insert_for, rowcount
 
 __all__ = [
     "SqlPaymentRepository",
@@ -41,10 +41,6 @@ __all__ = [
     "payment_from_row",
     "refund_from_row",
 ]
-
-
-def _rowcount(result: Any) -> int:
-    return cast(CursorResult[Any], result).rowcount
 
 
 def payment_from_row(row: Row[Any]) -> Payment:
@@ -136,7 +132,7 @@ class SqlPaymentRepository:
             )
             .values(refunded_minor=payments.c.refunded_minor + amount_minor, updated_at=at)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def release_refund(
         self, tenant_id: int, payment_id: int, amount_minor: int, at: datetime
@@ -153,7 +149,7 @@ class SqlPaymentRepository:
             .where(payments.c.id == payment_id, payments.c.captured_at.is_(None))
             .values(captured_at=at, updated_at=at)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
 
 class SqlRefundRepository:
@@ -235,14 +231,12 @@ class SqlWebhookEventRepository:
         self._session = session
 
     async def add(self, event_id: str, event_type: str, payload: bytes, at: datetime) -> bool:
-        dialect = self._session.get_bind().dialect.name
-        insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
-            insert_for(psp_webhook_events)
+            insert_for(self._session, psp_webhook_events)
             .values(id=event_id, type=event_type, payload=payload, received_at=at)
             .on_conflict_do_nothing(index_elements=["id"])
         )
-        return _rowcount(await self._session.execute(statement)) == 1
+        return rowcount(await self._session.execute(statement)) == 1
 
     async def set_effect(self, event_id: str, effect: str) -> None:
         await self._session.execute(

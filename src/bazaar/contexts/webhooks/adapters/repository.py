@@ -9,11 +9,11 @@ never lose a count.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from sqlalchemy import delete, func, insert, literal, select, update
-from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.contexts.webhooks.adapters.tables import (
@@ -33,7 +33,7 @@ from bazaar.contexts.webhooks.domain.policy import NextStep
 from bazaar.infra.db import SqlAlchemyUnitOfWork
 from bazaar.infra.db.types import UtcDateTime
 from bazaar.kernel.domain import DomainEvent
-from bazaar.kernel.messaging.sqlalchemy import insert_ignoring_duplicates
+from bazaar.kernel.sql import insert_for, rowcount
 
 __all__ = [
     "SqlDeliveryRepository",
@@ -47,10 +47,6 @@ __all__ = [
 _WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
 _REPLAYABLE = (DeliveryStatus.FAILED.value, DeliveryStatus.ABANDONED.value)
 _FINAL = (DeliveryStatus.SUCCEEDED.value, DeliveryStatus.ABANDONED.value)
-
-
-def _rowcount(result: Any) -> int:
-    return cast(CursorResult[Any], result).rowcount
 
 
 def endpoint_from_row(row: Row[Any]) -> WebhookEndpoint:
@@ -159,7 +155,7 @@ class SqlEndpointRepository:
         result = await self._session.execute(
             delete(e).where(e.c.tenant_id == tenant_id, e.c.id == endpoint_id)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def enable(self, tenant_id: int, endpoint_id: int, at: datetime) -> bool:
         e, d = webhook_endpoints, webhook_deliveries
@@ -175,7 +171,7 @@ class SqlEndpointRepository:
                 updated_at=at,
             )
         )
-        if _rowcount(result) != 1:
+        if rowcount(result) != 1:
             return False
         # The deliveries that waited while it was disabled are due again, now.
         await self._session.execute(
@@ -227,7 +223,7 @@ class SqlEndpointRepository:
                 updated_at=at,
             )
         )
-        if _rowcount(result) != 1:
+        if rowcount(result) != 1:
             return False
         # Its waiting deliveries leave the dispatcher's index until ``enable``.
         await self._session.execute(
@@ -246,7 +242,7 @@ class SqlDeliveryRepository:
 
     async def add(self, delivery: WebhookDelivery) -> bool:
         statement = (
-            insert_ignoring_duplicates(self._session, webhook_deliveries)
+            insert_for(self._session, webhook_deliveries)
             .values(
                 id=delivery.id,
                 tenant_id=delivery.tenant_id,
@@ -264,7 +260,7 @@ class SqlDeliveryRepository:
             )
             .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
         )
-        return _rowcount(await self._session.execute(statement)) == 1
+        return rowcount(await self._session.execute(statement)) == 1
 
     async def get(self, tenant_id: int, delivery_id: int) -> WebhookDelivery | None:
         d = webhook_deliveries
@@ -331,10 +327,10 @@ class SqlDeliveryRepository:
             values["delivered_at"] = attempt.at
         # The delivery first: its row lock orders this against a concurrent delete.
         result = await self._session.execute(update(d).where(d.c.id == delivery_id).values(values))
-        if _rowcount(result) != 1:
+        if rowcount(result) != 1:
             return False
         await self._session.execute(
-            insert_ignoring_duplicates(self._session, a)
+            insert_for(self._session, a)
             .values(
                 delivery_id=delivery_id,
                 number=attempt.number,
@@ -354,7 +350,7 @@ class SqlDeliveryRepository:
         result = await self._session.execute(
             delete(d).where(d.c.status.in_(_FINAL), d.c.created_at < created_before)
         )
-        return _rowcount(result)
+        return rowcount(result)
 
     async def replay(self, tenant_id: int, delivery_id: int, at: datetime) -> bool:
         d = webhook_deliveries
@@ -363,7 +359,7 @@ class SqlDeliveryRepository:
             .where(d.c.tenant_id == tenant_id, d.c.id == delivery_id, d.c.status.in_(_REPLAYABLE))
             .values(status=DeliveryStatus.PENDING.value, next_attempt_at=at)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
 
 class SqlWebhooksUnitOfWork(SqlAlchemyUnitOfWork[DomainEvent]):
