@@ -7,6 +7,7 @@ from bazaar.kernel.deadline.core import (
     DeadlineScope,
     current_deadline,
     deadline_scope,
+    detach_deadline,
     remaining_s,
     timeout_for,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "RecordingListener",
     "current_deadline",
     "deadline_scope",
+    "detach_deadline",
     "remaining_s",
     "timeout_for",
 ]

@@ -70,6 +70,15 @@ def current_deadline() -> Deadline | None:
     return _deadline_var.get()
 
 
+def detach_deadline() -> None:
+    """Drop the deadline in this context: for work that outlives the request that began it.
+
+    A task copies its creator's context, deadline included; a saga started by a request runs
+    on after the response, under its own step timeouts, so its task calls this first.
+    """
+    _deadline_var.set(None)
+
+
 def remaining_s() -> float | None:
     """Seconds left of the deadline in scope (never negative), or None when there is none.
 

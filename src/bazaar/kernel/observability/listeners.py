@@ -8,6 +8,7 @@ from typing import Any
 from bazaar.kernel.breaker import BreakerClosed, BreakerHalfOpened, BreakerOpened, BreakerState
 from bazaar.kernel.observability.metrics import Metrics
 from bazaar.kernel.resilience import DependencyCalled
+from bazaar.kernel.saga import SagaFinished, SagaStepFailed, SagaStepSucceeded
 from bazaar.kernel.shedding import RequestShed
 
 __all__ = ["MessagingMetricsListener", "MetricsListener"]
@@ -27,6 +28,9 @@ class MetricsListener:
             BreakerOpened: self._breaker_opened,
             BreakerHalfOpened: self._breaker_half_opened,
             BreakerClosed: self._breaker_closed,
+            SagaFinished: self._saga_finished,
+            SagaStepFailed: self._saga_step_failed,
+            SagaStepSucceeded: self._saga_step_succeeded,
         }
 
     def on_event(self, event: object) -> None:
@@ -49,6 +53,19 @@ class MetricsListener:
 
     def _breaker_closed(self, event: BreakerClosed) -> None:
         self.metrics.breaker_state.labels(event.name).set(BreakerState.CLOSED.gauge_value)
+
+
+    def _saga_finished(self, event: SagaFinished) -> None:
+        self.metrics.saga_total.labels(event.saga, event.outcome.value).inc()
+
+    def _saga_step_failed(self, event: SagaStepFailed) -> None:
+        phase = "compensation" if event.compensation else "action"
+        self.metrics.saga_step_failures_total.labels(event.saga, event.step, phase).inc()
+
+    def _saga_step_succeeded(self, event: SagaStepSucceeded) -> None:
+        self.metrics.saga_step_duration_seconds.labels(event.saga, event.step).observe(
+            event.duration_s
+        )
 
 
 class MessagingMetricsListener:

@@ -109,7 +109,9 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared[:-2],
+        # Stdlib records (kernel blocks log through ``logging``) keep their ``extra=``
+        # fields as keys: ids belong in fields, where they are not mistaken for secrets.
+        foreign_pre_chain=[*shared[:-2], structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.processors.format_exc_info,
             _redaction_processor,

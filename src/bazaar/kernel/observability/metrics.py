@@ -121,6 +121,26 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.saga_total = Counter(
+            "bazaar_saga_total",
+            "Sagas that reached a terminal state (completed, compensated, needs_attention).",
+            ("saga", "outcome"),
+            registry=self.registry,
+        )
+        self.saga_step_failures_total = Counter(
+            "bazaar_saga_step_failures_total",
+            "Failed attempts of saga steps and compensations.",
+            ("saga", "step", "phase"),
+            registry=self.registry,
+        )
+        self.saga_step_duration_seconds = Histogram(
+            "bazaar_saga_step_duration_seconds",
+            "Time of one successful step (or compensation) attempt.",
+            ("saga", "step"),
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every family."""
         return generate_latest(self.registry)
