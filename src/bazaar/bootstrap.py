@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import os
 import secrets
 import socket
@@ -11,7 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
 
+from bazaar.contexts.catalog import CatalogService, CursorCodec, StockDirectory
+from bazaar.contexts.catalog.adapters import SqlCatalogReadModel, SqlCatalogUnitOfWork
 from bazaar.contexts.identity import IdentityService, TenantCreationPolicy
 from bazaar.contexts.identity.adapters import (
     Argon2PasswordHasher,
@@ -21,6 +26,11 @@ from bazaar.contexts.identity.adapters import (
     SqlIdentityUnitOfWork,
 )
 from bazaar.contexts.identity.application.ports import PasswordHasher
+from bazaar.contexts.inventory import InventoryService
+from bazaar.contexts.inventory.adapters import (
+    SqlInventoryReadModel,
+    SqlInventoryUnitOfWork,
+)
 from bazaar.contexts.notifications import (
     CONSUMER as NOTIFICATIONS_CONSUMER,
 )
@@ -61,7 +71,7 @@ from bazaar.contexts.webhooks.adapters import (
 )
 from bazaar.infra.db import Database, create_database
 from bazaar.infra.db.engine import PoolConfig
-from bazaar.infra.keys import load_keyring
+from bazaar.infra.keys import Keyring, load_keyring
 from bazaar.kernel.breaker import (
     BreakerConfig,
     BreakerRegistry,
@@ -117,14 +127,18 @@ __all__ = [
     "Container",
     "Lifecycle",
     "Messaging",
+    "build_catalog_service",
     "build_container",
     "build_identity_service",
+    "build_inventory_service",
     "build_messaging",
     "build_notifications",
     "build_payment_service",
     "build_webhook_service",
     "build_webhooks",
     "build_worker",
+    "derived_key",
+    "load_signing_keyring",
     "ssrf_policy",
     "webhook_event_types",
 ]
@@ -177,6 +191,8 @@ class Container:
     identity: IdentityService
     payments: PaymentService
     webhooks: WebhookService
+    catalog: CatalogService
+    inventory: InventoryService
 
     async def aclose(self) -> None:
         await self.payments.aclose()
@@ -318,6 +334,9 @@ async def build_container(
         settings, clock, database, ids=ids, guard=psp_guard, psp_transport=psp_transport
     )
     webhooks = build_webhook_service(settings, clock, database, ids=ids)
+    # The inventory facade is the catalog's stock directory (one stateless service).
+    inventory = build_inventory_service(clock, database)
+    catalog = await build_catalog_service(settings, clock, database, ids=ids, stock=inventory)
     return Container(
         settings=settings,
         clock=clock,
@@ -332,6 +351,8 @@ async def build_container(
         identity=identity,
         payments=payments,
         webhooks=webhooks,
+        catalog=catalog,
+        inventory=inventory,
     )
 
 
@@ -414,6 +435,81 @@ def build_payment_service(
         provider=provider,
         guard=guard,
         ids=ids,
+        clock=clock,
+    )
+
+
+async def load_signing_keyring(settings: Settings) -> Keyring:
+    """The JWT keyring the settings name (read or generated off the event loop)."""
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    return await asyncio.to_thread(
+        load_keyring,
+        secret=secret,
+        private_key_file=settings.jwt_private_key_file,
+        keys_dir=settings.data_dir / "keys",
+    )
+
+
+def derived_key(keyring: Keyring, purpose: bytes) -> bytes:
+    """A 256-bit key for ``purpose``, derived from the keyring's signing key.
+
+    HMAC-SHA256 keyed by the signing key's secret material over a purpose label (the
+    extract-free form of HKDF-Expand, RFC 5869 §2.3, for one block): every process that
+    verifies this deployment's tokens derives the same key, no setting is added, and the
+    derived key reveals nothing about the signing key. Rotating the signing key rotates it.
+    """
+    private = keyring.signing.private_key
+    material = (
+        private
+        if isinstance(private, bytes)
+        else private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return hmac.new(material, purpose + b"\x01", hashlib.sha256).digest()
+
+
+async def build_catalog_service(
+    settings: Settings,
+    clock: Clock,
+    database: Database,
+    *,
+    ids: SnowflakeGenerator,
+    stock: StockDirectory,
+    cursor_key: bytes | None = None,
+) -> CatalogService:
+    """The catalog on the database, with stock from inventory and signed page cursors.
+
+    Args:
+        settings: where the JWT signing key comes from (the cursor key derives from it).
+        clock: the time of records.
+        database: where the catalog tables live (migrated by the caller).
+        ids: the process's id generator.
+        stock: the inventory facade (``InventoryService``) or a fake.
+        cursor_key: signs page cursors; derived from the JWT signing key when None, so
+            every API process of a deployment accepts the others' cursors. Cursors issued
+            before a signing-key rotation answer 422 afterwards (clients start the list
+            again).
+    """
+    if cursor_key is None:
+        cursor_key = derived_key(await load_signing_keyring(settings), b"bazaar catalog cursors")
+    return CatalogService(
+        unit_of_work=lambda: SqlCatalogUnitOfWork(database.sessions, clock=clock),
+        reads=SqlCatalogReadModel(database.read_sessions),
+        stock=stock,
+        ids=ids,
+        clock=clock,
+        cursors=CursorCodec(cursor_key),
+    )
+
+
+def build_inventory_service(clock: Clock, database: Database) -> InventoryService:
+    """Inventory on the database: merchant stock, reads, the reservation expiry job."""
+    return InventoryService(
+        unit_of_work=lambda: SqlInventoryUnitOfWork(database.sessions, clock=clock),
+        reads=SqlInventoryReadModel(database.read_sessions),
         clock=clock,
     )
 
@@ -724,7 +820,8 @@ WEBHOOK_DELIVERY_RETENTION_S = 30 * 86_400.0
 
 def maintenance_jobs(container: Container) -> list[Job]:
     """Housekeeping as jobs: purge published outbox rows, old inbox ids, cron claims,
-    expired idempotency keys, and final webhook deliveries after 30 days."""
+    expired idempotency keys, and final webhook deliveries after 30 days; release stock
+    reservations past their TTL (capabilities §5.2)."""
     messaging, clock = container.messaging, container.clock
 
     async def purge_messaging(args: Mapping[str, Any]) -> None:
@@ -740,7 +837,14 @@ def maintenance_jobs(container: Container) -> list[Job]:
         older_than_s = float(args.get("older_than_s", WEBHOOK_DELIVERY_RETENTION_S))
         await container.webhooks.purge_deliveries(older_than_s)
 
+    async def expire_reservations(args: Mapping[str, Any]) -> None:
+        # Batches until none is left, so a backlog clears in one run.
+        limit = int(args.get("limit", 500))
+        while await container.inventory.expire_reservations(limit=limit) == limit:
+            pass
+
     return [
+        Job("expire_reservations", expire_reservations, timeout_s=60),
         Job("purge_messaging", purge_messaging, timeout_s=300),
         Job("purge_idempotency_keys", purge_idempotency_keys, timeout_s=300),
         Job("purge_webhook_deliveries", purge_webhook_deliveries, timeout_s=300),
@@ -749,6 +853,7 @@ def maintenance_jobs(container: Container) -> list[Job]:
 
 def maintenance_schedules() -> list[CronSchedule]:
     return [
+        CronSchedule("expire-reservations", "* * * * *", job="expire_reservations"),
         CronSchedule("purge-messaging", "17 * * * *", job="purge_messaging"),
         CronSchedule("purge-idempotency-keys", "*/10 * * * *", job="purge_idempotency_keys"),
         CronSchedule("purge-webhook-deliveries", "43 3 * * *", job="purge_webhook_deliveries"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from bazaar.contexts.catalog.api.routes import router as catalog_router
 from bazaar.contexts.identity.api.routes import router as identity_router
 from bazaar.contexts.identity.api.routes import well_known_router as identity_well_known_router
 from bazaar.contexts.payments.api.routes import router as payments_router
@@ -18,4 +19,5 @@ API_ROUTERS: list[APIRouter] = [
     payments_router,
     payments_webhooks_router,
     webhooks_router,
+    catalog_router,
 ]

@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import structlog
 import typer
 import uvicorn
 from pydantic import SecretStr
@@ -21,9 +22,12 @@ from bazaar.cli.serve import DeferredApp, ServedApp, serve_until_signalled
 from bazaar.settings import Settings, parse_overrides
 
 if TYPE_CHECKING:
+    from bazaar.bootstrap import Container
     from bazaar.infra.mail import MailSink
 
 __all__ = ["api", "up"]
+
+log = structlog.get_logger("bazaar.cli")
 
 DEMO_BREAKER_COOLDOWN_S = 5.0
 # Loopback only: the tour's webhook receiver runs on this host.
@@ -154,7 +158,12 @@ async def _run_system(settings: Settings, *, migrate: bool, simulator: bool = Fa
             console.print(f"[bold green]bazaar is up[/] ({mode} mode, ready in {elapsed:.2f} s)")
             console.print(table)
             console.print("Ctrl-C or SIGTERM drains in-flight requests and stops.")
+            if settings.demo and simulator:
+                demo_task = asyncio.get_running_loop().create_task(_announce_demo_shop(container))
+                background.add(demo_task)
+                demo_task.add_done_callback(background.discard)
 
+        background: set[asyncio.Task[None]] = set()
         # `up` runs the workers beside the API, in this process and event loop.
         worker_stop = asyncio.Event()
         worker_task: asyncio.Task[None] | None = None
@@ -185,6 +194,24 @@ async def _run_system(settings: Settings, *, migrate: bool, simulator: bool = Fa
             if sink is not None:
                 await sink.stop()
     console.print("bazaar stopped cleanly.")
+
+
+async def _announce_demo_shop(container: Container) -> None:
+    """Seed the demo shop (first start only) and print its accounts."""
+    from bazaar.cli.demo_data import seed_demo_shop
+
+    try:
+        shop = await seed_demo_shop(container)
+    except Exception:  # the system runs on without demo data; say why
+        log.exception("demo data could not be seeded")
+        return
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("tenant", shop.tenant_id)
+    table.add_row("merchant", f"{shop.merchant_email} / {shop.password}")
+    table.add_row("customer", f"{shop.customer_email} / {shop.password}")
+    table.add_row("admin", f"{shop.admin_email} / {shop.password}")
+    console.print(f"[bold]demo shop[/] ready ({shop.products or 'existing'} products)")
+    console.print(table)
 
 
 def up(

@@ -8,6 +8,7 @@ from bazaar.tour.scenarios import (
     bulkhead,
     deadline,
     dlq,
+    etag,
     http_errors,
     idempotency,
     identity,
@@ -32,5 +33,6 @@ SCENARIOS: dict[str, Scenario] = {
         dlq.DEDUPE,
         dlq.DLQ,
         webhooks.SCENARIO,
+        etag.SCENARIO,
     )
 }

@@ -1,0 +1,251 @@
+"""Request and response bodies of the catalog API: one DTO per use, unknown fields refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from bazaar.contexts.catalog.application import MAX_STOCK, ProductDetails
+from bazaar.contexts.catalog.domain import model
+from bazaar.contexts.catalog.domain.model import Product, ProductChanges, ProductStatus, Review
+from bazaar.kernel.money import Money, MoneyError, currency_exponent
+
+__all__ = [
+    "PRODUCT_FIELDS",
+    "MoneyIn",
+    "MoneyPublic",
+    "ProductCreate",
+    "ProductPage",
+    "ProductPublic",
+    "ProductUpdate",
+    "ReviewCreate",
+    "ReviewPage",
+    "ReviewPublic",
+    "StockLevelPublic",
+    "StockPublic",
+    "StockUpdate",
+]
+
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# Strings only: a JSON number such as 19.99 is a binary float before it reaches us.
+DecimalText = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{1,16}(\.[0-9]{1,8})?$", max_length=25)
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=model.NAME_MAX)]
+Description = Annotated[str, StringConstraints(max_length=model.DESCRIPTION_MAX)]
+Category = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=model.CATEGORY_MAX, pattern=model.CATEGORY_PATTERN),
+]
+Units = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+def _attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None:
+        problems = model.attributes_problems(value)
+        if problems:
+            raise ValueError(problems[0].message)
+    return value
+
+
+class MoneyIn(_Request):
+    """``{"amount": "19.99", "currency": "EUR"}``: from 0 to ``MAX_PRICE``, and no finer than
+    the currency's minor unit (2 decimals for EUR, none for JPY, 3 for KWD)."""
+
+    # Declared first so the amount's check can see it (fields validate in this order).
+    currency: CurrencyCode
+    amount: DecimalText = Field(examples=["19.99"])
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        try:
+            currency_exponent(value)
+        except MoneyError as exc:
+            raise ValueError("is not an ISO 4217 currency code") from exc
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _fits_the_currency(cls, value: str, info: ValidationInfo) -> str:
+        currency = info.data.get("currency")
+        if currency is None:  # already refused; say nothing twice
+            return value
+        try:
+            money = Money.of(value, currency)
+        except MoneyError as exc:
+            places = currency_exponent(currency)
+            raise ValueError(f"{currency} amounts have at most {places} decimal places") from exc
+        if money.amount > model.MAX_PRICE:
+            raise ValueError(f"must be at most {model.MAX_PRICE}")
+        return money.to_json()["amount"]
+
+    def money(self) -> Money:
+        return Money.of(self.amount, self.currency)
+
+
+class ProductCreate(_Request):
+    name: Name = Field(examples=["Cast Iron Pan"])
+    description: Description | None = None
+    price: MoneyIn
+    category: Category = Field(examples=["kitchen"])
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A JSON object: at most 50 keys, 4 levels deep, 8 KiB.",
+        examples=[{"material": "cast-iron", "diameter_cm": 28}],
+    )
+    status: Literal["active", "draft"] = "active"
+    stock: Units | None = Field(default=None, description="Units available (inventory).")
+
+    _check_attributes = field_validator("attributes")(_attributes)
+
+
+class ProductUpdate(_Request):
+    """Fields left out stay as they are; ``description: null`` removes the description."""
+
+    name: Name | None = None
+    description: Description | None = None
+    price: MoneyIn | None = None
+    category: Category | None = None
+    attributes: dict[str, Any] | None = None
+    status: Literal["active", "draft", "archived"] | None = None
+
+    _check_attributes = field_validator("attributes")(_attributes)
+
+    @field_validator("name", "price", "category", "attributes", "status")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Runs only for values the body holds: null is refused, an absent field is not.
+        if value is None:
+            raise ValueError("must not be null (leave the field out to keep its value)")
+        return value
+
+    def changes(self) -> ProductChanges:
+        given = self.model_fields_set
+        kwargs: dict[str, Any] = {}
+        for name in ("name", "description", "category", "attributes"):
+            if name in given:
+                kwargs[name] = getattr(self, name)
+        if self.price is not None:
+            kwargs["price"] = self.price.money()
+        if self.status is not None:
+            kwargs["status"] = ProductStatus(self.status)
+        return ProductChanges(**kwargs)
+
+
+class StockUpdate(_Request):
+    available: Units
+
+
+class ReviewCreate(_Request):
+    rating: Annotated[StrictInt, Field(ge=1, le=5)]
+    text: Annotated[str, StringConstraints(max_length=model.REVIEW_TEXT_MAX)] = ""
+
+
+class MoneyPublic(_Response):
+    amount: str = Field(description="A decimal string, never a JSON number.", examples=["19.99"])
+    currency: str
+
+    @classmethod
+    def of(cls, money: Money) -> MoneyPublic:
+        return cls(**money.to_json())
+
+
+class StockPublic(_Response):
+    available: int
+    reserved: int
+
+
+class ProductPublic(_Response):
+    id: str
+    tenant_id: str
+    name: str
+    description: str | None
+    price: MoneyPublic
+    category: str
+    attributes: dict[str, Any]
+    status: Literal["active", "draft", "archived"]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    stock: StockPublic
+
+    @classmethod
+    def of(cls, details: ProductDetails) -> ProductPublic:
+        product: Product = details.product
+        stock = details.stock
+        return cls(
+            id=str(product.id),
+            tenant_id=str(product.tenant_id),
+            name=product.name,
+            description=product.description,
+            price=MoneyPublic.of(product.price),
+            category=product.category,
+            attributes=dict(product.attributes),
+            status=product.status.value,
+            version=product.version,
+            created_at=product.created_at,
+            updated_at=product.updated_at,
+            stock=StockPublic(
+                available=0 if stock is None else stock.available,
+                reserved=0 if stock is None else stock.reserved,
+            ),
+        )
+
+
+# The names ``?fields=`` may pick (capabilities §1.11).
+PRODUCT_FIELDS: tuple[str, ...] = tuple(ProductPublic.model_fields)
+
+
+class ProductPage(_Response):
+    items: list[ProductPublic]
+    next_cursor: str | None
+
+
+class StockLevelPublic(_Response):
+    product_id: str
+    available: int
+    reserved: int
+
+
+class ReviewPublic(_Response):
+    id: str
+    product_id: str
+    user_id: str
+    rating: int
+    text: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, review: Review) -> ReviewPublic:
+        return cls(
+            id=str(review.id),
+            product_id=str(review.product_id),
+            user_id=str(review.user_id),
+            rating=review.rating,
+            text=review.text,
+            created_at=review.created_at,
+        )
+
+
+class ReviewPage(_Response):
+    items: list[ReviewPublic]
+    next_cursor: str | None
