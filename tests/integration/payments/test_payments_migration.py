@@ -1,4 +1,6 @@
-"""Migration 0002_payments builds exactly the tables that ``tables.py`` describes."""
+"""Migrations 0002_payments and 0007_payments_authorizations build exactly the tables that
+``tables.py`` describes; 0007 keeps the rows it finds (see also
+test_payments_authorizations_migration.py)."""
 
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class TestPaymentsMigration:
             "ix_payments_tenant_id_user_id_created_at",
             "uq_payments_psp_authorization_id",
             "uq_payments_provider_key",
+            "ix_payments_tenant_id_order_id",
             "ix_refunds_payment_id_status",
             "uq_refunds_provider_key",
             "uq_refunds_psp_refund_id",

@@ -154,3 +154,49 @@ class TestLookups:
         assert found.refund is None
         assert isinstance(found.refusal, ProviderRuleError)
         assert found.refusal.code == "refund_exceeds_captured"
+
+    async def test_a_capture_keys_stored_200_is_the_authorization(self) -> None:
+        stored = {"state": "completed", "response": {"status": 200, "body": AUTHORIZATION}}
+        found = await client(lambda _: httpx.Response(200, json=stored)).find_authorization(
+            "k", timeout_s=1
+        )
+        assert found.authorization is not None
+        assert found.authorization.status is ProviderAuthorizationStatus.CAPTURED
+
+
+class TestCaptureAndVoid:
+    @pytest.mark.parametrize(("operation", "status"), [("capture", "captured"), ("void", "voided")])
+    async def test_posts_an_empty_body_with_the_key_and_reads_the_authorization(
+        self, operation: str, status: str
+    ) -> None:
+        seen: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(200, json={**AUTHORIZATION, "status": status})
+
+        psp = client(handler)
+        call = psp.capture if operation == "capture" else psp.void
+        found = await call("auth_1", idempotency_key="c" * 64, timeout_s=1.0)
+        await psp.aclose()
+        assert found.status.value == status
+        [request] = seen
+        assert (request.method, request.url.path) == (
+            "POST",
+            f"/v1/authorizations/auth_1/{operation}",
+        )
+        assert request.headers["idempotency-key"] == "c" * 64
+        assert orjson.loads(request.content) == {}
+
+    @pytest.mark.parametrize("code", ["already_captured", "invalid_state"])
+    async def test_a_state_refusal_is_a_rule_error(self, code: str) -> None:
+        with pytest.raises(ProviderRuleError) as raised:
+            await client(lambda _: error(409, code)).void(
+                "auth_1", idempotency_key="k", timeout_s=1
+            )
+        assert raised.value.code == code
+
+    async def test_a_key_still_in_flight_is_unavailable(self) -> None:
+        response = error(409, "idempotency_key_in_use")
+        with pytest.raises(PspUnavailableError):
+            await client(lambda _: response).capture("auth_1", idempotency_key="k", timeout_s=1)

@@ -8,7 +8,7 @@ timeout after the PSP acted, the case that makes an outcome ambiguous).
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from bazaar.contexts.payments.application.ports import (
@@ -22,6 +22,7 @@ from bazaar.contexts.payments.application.ports import (
 )
 from bazaar.contexts.payments.domain.errors import (
     PaymentRejectedError,
+    ProviderRefusalError,
     ProviderRuleError,
     PspUnavailableError,
 )
@@ -35,7 +36,7 @@ _CAPTURED_AT = datetime(2030, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class ProviderCall:
-    operation: str  # authorize, refund, find_authorization, find_refund
+    operation: str  # authorize, capture, void, refund, find_authorization, find_refund
     idempotency_key: str
     timeout_s: float
 
@@ -61,15 +62,21 @@ Fault = Fail | LoseAnswer | InFlight
 
 
 class FakePaymentProvider:
-    """A ``PaymentProvider`` in memory; inspect ``calls``, ``authorizations``, ``refunds``.
+    """A ``PaymentProvider`` in memory; inspect ``calls``, ``authorizations``, ``states``,
+    ``actions``, ``refunds``.
 
     Cards: ``tok_ok`` approves (captured when asked), ``tok_declined``/``tok_insufficient``
-    decline, anything else is refused like the simulator's ``unknown_card_token``.
+    decline, anything else is refused like the simulator's ``unknown_card_token``. As the
+    simulator does, each key keeps the answer it got first: ``authorizations`` the answer
+    of each authorize key, ``actions`` that of each capture/void key (a refusal included),
+    while ``states`` holds every authorization as it is now, by id.
     """
 
     def __init__(self) -> None:
         self.calls: list[ProviderCall] = []
         self.authorizations: dict[str, ProviderAuthorization] = {}
+        self.states: dict[str, ProviderAuthorization] = {}
+        self.actions: dict[str, ProviderAuthorization | ProviderRefusalError] = {}
         self.refunds: dict[str, ProviderRefund] = {}
         self.refunded: dict[str, Money] = {}
         self.closed = False
@@ -99,6 +106,7 @@ class FakePaymentProvider:
         if found is None:
             found = self._new_authorization(request)
             self.authorizations[idempotency_key] = found
+            self.states[found.id] = found
         if isinstance(fault, LoseAnswer):
             raise PspUnavailableError("timeout (answer lost)")
         return found
@@ -122,13 +130,60 @@ class FakePaymentProvider:
             captured_at=_CAPTURED_AT if captured else None,
         )
 
+    async def capture(
+        self, authorization_id: str, *, idempotency_key: str, timeout_s: float
+    ) -> ProviderAuthorization:
+        return await self._act("capture", authorization_id, idempotency_key, timeout_s)
+
+    async def void(
+        self, authorization_id: str, *, idempotency_key: str, timeout_s: float
+    ) -> ProviderAuthorization:
+        return await self._act("void", authorization_id, idempotency_key, timeout_s)
+
+    async def _act(
+        self, operation: str, authorization_id: str, key: str, timeout_s: float
+    ) -> ProviderAuthorization:
+        fault = self._enter(operation, key, timeout_s)
+        answer = self.actions.get(key)
+        if answer is None:
+            try:
+                answer = self._transition(operation, authorization_id)
+            except ProviderRefusalError as exc:
+                answer = exc  # recorded like a success, as the simulator records rule errors
+            self.actions[key] = answer
+        if isinstance(fault, LoseAnswer):
+            raise PspUnavailableError("timeout (answer lost)")
+        if isinstance(answer, ProviderRefusalError):
+            raise answer
+        return answer
+
+    def _transition(self, operation: str, authorization_id: str) -> ProviderAuthorization:
+        auth = self.states.get(authorization_id)
+        if auth is None:
+            raise ProviderRuleError("authorization_not_found", f"no {authorization_id}")
+        status = auth.status
+        if operation == "void" and status is ProviderAuthorizationStatus.VOIDED:
+            return auth
+        if status is not ProviderAuthorizationStatus.AUTHORIZED:
+            captured = status is ProviderAuthorizationStatus.CAPTURED
+            code = "already_captured" if captured else "invalid_state"
+            raise ProviderRuleError(code, f"cannot {operation} {authorization_id}: {status}")
+        if operation == "capture":
+            changed = replace(
+                auth, status=ProviderAuthorizationStatus.CAPTURED, captured_at=_CAPTURED_AT
+            )
+        else:
+            changed = replace(auth, status=ProviderAuthorizationStatus.VOIDED)
+        self.states[authorization_id] = changed
+        return changed
+
     async def refund(
         self, authorization_id: str, amount: Money, *, idempotency_key: str, timeout_s: float
     ) -> ProviderRefund:
         fault = self._enter("refund", idempotency_key, timeout_s)
         found = self.refunds.get(idempotency_key)
         if found is None:
-            auth = next((a for a in self.authorizations.values() if a.id == authorization_id), None)
+            auth = self.states.get(authorization_id)
             if auth is None or auth.status is not ProviderAuthorizationStatus.CAPTURED:
                 raise ProviderRuleError("invalid_state", f"{authorization_id} is not captured")
             total = self.refunded.get(authorization_id, Money.zero(amount.currency)) + amount
@@ -146,9 +201,11 @@ class FakePaymentProvider:
     ) -> AuthorizationLookup:
         if isinstance(self._enter("find_authorization", idempotency_key, timeout_s), InFlight):
             return AuthorizationLookup(ProviderKeyState.IN_FLIGHT)
-        found = self.authorizations.get(idempotency_key)
+        found = self.authorizations.get(idempotency_key) or self.actions.get(idempotency_key)
         if found is None:
             return AuthorizationLookup(ProviderKeyState.UNUSED)
+        if isinstance(found, ProviderRefusalError):
+            return AuthorizationLookup(ProviderKeyState.COMPLETED, refusal=found)
         return AuthorizationLookup(ProviderKeyState.COMPLETED, authorization=found)
 
     async def find_refund(self, idempotency_key: str, *, timeout_s: float) -> RefundLookup:

@@ -54,6 +54,12 @@ class InMemoryPaymentRepository:
             raise ValueError(f"duplicate provider key {payment.provider_key}")
         self._store.payments[payment.id] = payment
 
+    async def add_unless_present(self, payment: Payment) -> bool:
+        if await self.get_by_provider_key(payment.tenant_id, payment.provider_key) is not None:
+            return False
+        await self.add(payment)
+        return True
+
     async def get(self, tenant_id: int, payment_id: int) -> Payment | None:
         payment = self._store.payments.get(payment_id)
         return payment if payment is not None and payment.tenant_id == tenant_id else None
@@ -100,6 +106,24 @@ class InMemoryPaymentRepository:
         if payment is None or payment.captured_at is not None:
             return False
         self._change(payment, captured_at=at, updated_at=at)
+        return True
+
+    async def record_capture(
+        self, tenant_id: int, payment_id: int, captured_at: datetime, at: datetime
+    ) -> bool:
+        payment = await self.get(tenant_id, payment_id)
+        if payment is None or payment.status is not PaymentStatus.AUTHORIZED:
+            return False
+        self._change(
+            payment, status=PaymentStatus.SUCCEEDED, captured_at=captured_at, updated_at=at
+        )
+        return True
+
+    async def record_void(self, tenant_id: int, payment_id: int, at: datetime) -> bool:
+        payment = await self.get(tenant_id, payment_id)
+        if payment is None or payment.status is not PaymentStatus.AUTHORIZED:
+            return False
+        self._change(payment, status=PaymentStatus.VOIDED, updated_at=at)
         return True
 
 
@@ -220,6 +244,11 @@ class InMemoryPaymentsReadModel:
     async def refunds_of(self, tenant_id: int, payment_id: int) -> list[Refund]:
         rows = self._store.refunds.values()
         return [r for r in rows if r.tenant_id == tenant_id and r.payment_id == payment_id]
+
+    async def payment_for_order(self, tenant_id: int, order_id: int) -> Payment | None:
+        rows = self._store.payments.values()
+        found = [p for p in rows if p.tenant_id == tenant_id and p.order_id == order_id]
+        return max(found, key=lambda p: (p.created_at, p.id), default=None)
 
     async def peek_key(self, scope: str, key: str, fingerprint: str, now: float) -> Claim:
         return await self._store.idempotency.peek(scope, key, fingerprint, now)

@@ -88,6 +88,19 @@ class HttpPspClient:
             raise _refusal(response.status_code, _json(response), idempotency_key)
         return _authorization(_json(response))
 
+    async def capture(
+        self, authorization_id: str, *, idempotency_key: str, timeout_s: float
+    ) -> ProviderAuthorization:
+        # No amount: the whole authorized amount (the simulator allows one capture only).
+        path = f"/v1/authorizations/{authorization_id}/capture"
+        return await self._act_on(path, idempotency_key, timeout_s)
+
+    async def void(
+        self, authorization_id: str, *, idempotency_key: str, timeout_s: float
+    ) -> ProviderAuthorization:
+        path = f"/v1/authorizations/{authorization_id}/void"
+        return await self._act_on(path, idempotency_key, timeout_s)
+
     async def refund(
         self, authorization_id: str, amount: Money, *, idempotency_key: str, timeout_s: float
     ) -> ProviderRefund:
@@ -104,7 +117,7 @@ class HttpPspClient:
         state, status, body = await self._lookup(idempotency_key, timeout_s)
         if status is None or body is None:
             return AuthorizationLookup(state)
-        if status == 201:
+        if _succeeded(status):  # 201 for an authorize, 200 for a capture or void
             return AuthorizationLookup(state, authorization=_authorization(body))
         return AuthorizationLookup(state, refusal=_refusal(status, body, idempotency_key))
 
@@ -117,6 +130,14 @@ class HttpPspClient:
         return RefundLookup(state, refusal=_refusal(status, body, idempotency_key))
 
     # --- HTTP ---
+
+    async def _act_on(
+        self, path: str, idempotency_key: str, timeout_s: float
+    ) -> ProviderAuthorization:
+        response = await self._send("POST", path, timeout_s, json={}, key=idempotency_key)
+        if not _succeeded(response.status_code):
+            raise _refusal(response.status_code, _json(response), idempotency_key)
+        return _authorization(_json(response))
 
     async def _lookup(
         self, idempotency_key: str, timeout_s: float
@@ -164,6 +185,10 @@ class HttpPspClient:
         if status >= 500 or status in (401, 403, 429) or code == "idempotency_key_in_use":
             raise PspUnavailableError(f"HTTP {status} {code or ''}".strip(), _retry_after(response))
         return response
+
+
+def _succeeded(status: int) -> bool:
+    return 200 <= status < 300
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -38,6 +38,17 @@ class SqlPaymentsReadModel:
             rows = (await session.execute(query)).all()
         return [refund_from_row(row) for row in rows]
 
+    async def payment_for_order(self, tenant_id: int, order_id: int) -> Payment | None:
+        query = (
+            select(payments)
+            .where(payments.c.tenant_id == tenant_id, payments.c.order_id == order_id)
+            .order_by(payments.c.created_at.desc(), payments.c.id.desc())
+            .limit(1)
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+        return None if row is None else payment_from_row(row)
+
     async def peek_key(self, scope: str, key: str, fingerprint: str, now: float) -> Claim:
         async with self._sessions() as session:
             return await SqlIdempotencyRecords(session, idempotency_keys).peek(

@@ -58,7 +58,28 @@ def payment_from_row(row: Row[Any]) -> Payment:
         captured_at=row.captured_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        order_id=row.order_id,
     )
+
+
+def _payment_values(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "tenant_id": payment.tenant_id,
+        "user_id": payment.user_id,
+        "order_id": payment.order_id,
+        "amount_minor": payment.amount.minor_units,
+        "currency": payment.amount.currency,
+        "status": payment.status.value,
+        "psp_authorization_id": payment.psp_authorization_id,
+        "provider_key": payment.provider_key,
+        "decline_code": payment.decline_code,
+        "description": payment.description,
+        "refunded_minor": payment.refunded.minor_units,
+        "captured_at": payment.captured_at,
+        "created_at": payment.created_at,
+        "updated_at": payment.updated_at,
+    }
 
 
 def refund_from_row(row: Row[Any]) -> Refund:
@@ -83,24 +104,17 @@ class SqlPaymentRepository:
         self._session = session
 
     async def add(self, payment: Payment) -> None:
-        await self._session.execute(
-            insert(payments).values(
-                id=payment.id,
-                tenant_id=payment.tenant_id,
-                user_id=payment.user_id,
-                amount_minor=payment.amount.minor_units,
-                currency=payment.amount.currency,
-                status=payment.status.value,
-                psp_authorization_id=payment.psp_authorization_id,
-                provider_key=payment.provider_key,
-                decline_code=payment.decline_code,
-                description=payment.description,
-                refunded_minor=payment.refunded.minor_units,
-                captured_at=payment.captured_at,
-                created_at=payment.created_at,
-                updated_at=payment.updated_at,
-            )
+        await self._session.execute(insert(payments).values(**_payment_values(payment)))
+
+    async def add_unless_present(self, payment: Payment) -> bool:
+        # ON CONFLICT waits for a concurrent insert of the key to commit or roll back
+        # (PostgreSQL; SQLite has one writer), so False means the other one is there to read.
+        statement = (
+            insert_for(self._session, payments)
+            .values(**_payment_values(payment))
+            .on_conflict_do_nothing(index_elements=["provider_key"])
         )
+        return rowcount(await self._session.execute(statement)) == 1
 
     async def _one(self, *conditions: Any) -> Payment | None:
         row = (await self._session.execute(select(payments).where(*conditions))).first()
@@ -148,6 +162,36 @@ class SqlPaymentRepository:
             update(payments)
             .where(payments.c.id == payment_id, payments.c.captured_at.is_(None))
             .values(captured_at=at, updated_at=at)
+        )
+        return rowcount(result) == 1
+
+    async def record_capture(
+        self, tenant_id: int, payment_id: int, captured_at: datetime, at: datetime
+    ) -> bool:
+        return await self._leave_authorized(
+            tenant_id,
+            payment_id,
+            status=PaymentStatus.SUCCEEDED.value,
+            captured_at=captured_at,
+            updated_at=at,
+        )
+
+    async def record_void(self, tenant_id: int, payment_id: int, at: datetime) -> bool:
+        return await self._leave_authorized(
+            tenant_id, payment_id, status=PaymentStatus.VOIDED.value, updated_at=at
+        )
+
+    async def _leave_authorized(self, tenant_id: int, payment_id: int, **values: Any) -> bool:
+        # Conditional on the status, so of two concurrent runs only one changes the row
+        # (and raises the event); the other reads what the first recorded.
+        result = await self._session.execute(
+            update(payments)
+            .where(
+                payments.c.tenant_id == tenant_id,
+                payments.c.id == payment_id,
+                payments.c.status == PaymentStatus.AUTHORIZED.value,
+            )
+            .values(**values)
         )
         return rowcount(result) == 1
 

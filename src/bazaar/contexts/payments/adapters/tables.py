@@ -1,4 +1,5 @@
-"""The payments tables (SQLAlchemy Core), matching migration ``0002_payments`` column for column.
+"""The payments tables (SQLAlchemy Core), matching migrations ``0002_payments`` and
+``0007_payments_authorizations`` column for column.
 
 Money is stored as integer minor units (``amount_minor`` BIGINT) beside a CHAR(3) currency
 whose ISO 4217 exponent says where the decimal point goes. Integers are exact on both
@@ -40,7 +41,7 @@ __all__ = [
 # Each context owns its MetaData: no context can join another's tables by accident.
 metadata = MetaData()
 
-PAYMENT_STATUS_CHECK = "status IN ('succeeded', 'declined')"
+PAYMENT_STATUS_CHECK = "status IN ('authorized', 'succeeded', 'declined', 'voided')"
 REFUND_STATUS_CHECK = "status IN ('pending', 'succeeded', 'failed')"
 # The database's own guard on the invariant the conditional update keeps.
 REFUNDED_WITHIN_AMOUNT = "refunded_minor >= 0 AND refunded_minor <= amount_minor"
@@ -63,6 +64,8 @@ payments = Table(
     Column("captured_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The order a checkout's payment pays for (an id of the orders context; no foreign key).
+    Column("order_id", BigInteger, nullable=True),
     CheckConstraint(PAYMENT_STATUS_CHECK, name="ck_payments_status"),
     CheckConstraint("amount_minor > 0", name="ck_payments_amount_positive"),
     CheckConstraint(REFUNDED_WITHIN_AMOUNT, name="ck_payments_refunded_within_amount"),
@@ -71,6 +74,8 @@ payments = Table(
     # Webhooks name the authorization; one payment per PSP authorization and per key.
     Index("uq_payments_psp_authorization_id", "psp_authorization_id", unique=True),
     Index("uq_payments_provider_key", "provider_key", unique=True),
+    # An order's payment (payment_for_order).
+    Index("ix_payments_tenant_id_order_id", "tenant_id", "order_id"),
 )
 
 refunds = Table(

@@ -40,6 +40,8 @@ def payments_problem(exc: errors.PaymentsError) -> ProblemError:
             )
         case errors.RefundNotAllowedError(message=message):
             return ProblemError(409, "conflict", message)
+        case errors.PaymentNotCapturableError() | errors.PaymentNotVoidableError():
+            return ProblemError(409, "conflict", str(exc))
         case errors.ProviderRefusalError(code=code):
             return ProblemError(409, "conflict", f"The payment provider refused: {code}.")
         case errors.PaymentOutcomeUnknownError(retry_after_s=seconds):

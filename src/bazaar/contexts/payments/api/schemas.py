@@ -109,7 +109,10 @@ class RefundCreate(_Request):
 
 class PaymentPublic(_Response):
     id: str
-    status: Literal["succeeded", "declined"]
+    status: Literal["succeeded", "declined", "authorized", "voided"] = Field(
+        description="POST /payments answers succeeded (captured) or declined; a checkout's "
+        "payment is authorized first, then succeeded or voided."
+    )
     amount: MoneyPublic
     refunded_amount: MoneyPublic
     psp_reference: str = Field(description="The PSP's authorization id.")

@@ -100,6 +100,18 @@ class PaymentProvider(Protocol):
         self, request: AuthorizationRequest, *, idempotency_key: str, timeout_s: float
     ) -> ProviderAuthorization: ...
 
+    async def capture(
+        self, authorization_id: str, *, idempotency_key: str, timeout_s: float
+    ) -> ProviderAuthorization:
+        """Capture all of an authorized amount; the answer is the authorization, captured."""
+        ...
+
+    async def void(
+        self, authorization_id: str, *, idempotency_key: str, timeout_s: float
+    ) -> ProviderAuthorization:
+        """Release an authorization; voiding a voided one answers it unchanged."""
+        ...
+
     async def refund(
         self, authorization_id: str, amount: Money, *, idempotency_key: str, timeout_s: float
     ) -> ProviderRefund: ...
@@ -107,7 +119,8 @@ class PaymentProvider(Protocol):
     async def find_authorization(
         self, idempotency_key: str, *, timeout_s: float
     ) -> AuthorizationLookup:
-        """What became of an ``authorize`` sent with ``idempotency_key``."""
+        """What became of an ``authorize``, ``capture`` or ``void`` sent with
+        ``idempotency_key`` (each answers with the authorization)."""
         ...
 
     async def find_refund(self, idempotency_key: str, *, timeout_s: float) -> RefundLookup:

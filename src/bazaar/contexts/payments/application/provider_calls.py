@@ -46,6 +46,8 @@ class _UnansweredError(Exception):
 class GuardedProvider:
     """Calls the PSP through the ``psp`` dependency guard (timeouts, retries, breaker, bulkhead).
 
+    Every operation (authorize, capture, void, refund) goes the same way:
+
     * Every attempt of one operation carries the same idempotency key, so the guard may
       retry it (``retry_safe=True``) without risking a second charge.
     * A refusal (``ProviderRefusalError``) is the PSP's answer, not its failure: it crosses
@@ -64,7 +66,7 @@ class GuardedProvider:
     async def authorize(
         self, request: AuthorizationRequest, provider_key: str
     ) -> ProviderAuthorization:
-        """Authorize (and capture) once, whatever happens to the attempts.
+        """Authorize (and capture, when asked) once, whatever happens to the attempts.
 
         Raises:
             ProviderRefusalError: the PSP refused the request.
@@ -77,6 +79,31 @@ class GuardedProvider:
                 request, idempotency_key=provider_key, timeout_s=timeout_s
             )
 
+        return await self._authorization_once(attempt, provider_key)
+
+    async def capture(self, authorization_id: str, provider_key: str) -> ProviderAuthorization:
+        """Capture an authorization once; raises as ``authorize`` does."""
+
+        async def attempt(timeout_s: float) -> ProviderAuthorization:
+            return await self.provider.capture(
+                authorization_id, idempotency_key=provider_key, timeout_s=timeout_s
+            )
+
+        return await self._authorization_once(attempt, provider_key)
+
+    async def void(self, authorization_id: str, provider_key: str) -> ProviderAuthorization:
+        """Void an authorization once; raises as ``authorize`` does."""
+
+        async def attempt(timeout_s: float) -> ProviderAuthorization:
+            return await self.provider.void(
+                authorization_id, idempotency_key=provider_key, timeout_s=timeout_s
+            )
+
+        return await self._authorization_once(attempt, provider_key)
+
+    async def _authorization_once(
+        self, attempt: Callable[[float], Awaitable[ProviderAuthorization]], provider_key: str
+    ) -> ProviderAuthorization:
         async def lookup(timeout_s: float) -> AuthorizationLookup:
             return await self.provider.find_authorization(provider_key, timeout_s=timeout_s)
 

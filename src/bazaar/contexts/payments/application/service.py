@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bazaar.contexts.payments.application import handlers, refunds, webhooks
+from bazaar.contexts.payments.application import handlers, order_payments, refunds, webhooks
 from bazaar.contexts.payments.application.handlers import PaymentsDependencies
 from bazaar.contexts.payments.application.keys import KeyTicket, Render
 from bazaar.contexts.payments.application.ports import EventListener, IdGenerator, PaymentProvider
@@ -129,6 +129,52 @@ class PaymentService:
             lambda uow: refunds.refund_payment(cmd, uow, self._deps, ticket, render)
         )
 
+    # --- a checkout saga's payment (each safe to call again with the same arguments) ---
+
+    async def authorize_order_payment(self, cmd: cmds.AuthorizeOrderPayment) -> Payment:
+        """Authorize (not capture) the order's amount; ``authorized`` or ``declined``.
+
+        Idempotent by ``cmd.operation_key``: a payment recorded for it is returned without
+        calling the PSP, and a re-run after a crash sends the PSP the same key.
+
+        Raises: see ``order_payments.authorize_order_payment``.
+        """
+        return await self._run(
+            lambda uow: order_payments.authorize_order_payment(cmd, uow, self._deps)
+        )
+
+    async def capture_payment(self, tenant_id: int, payment_id: int) -> Payment:
+        """``authorized`` → ``succeeded``; a captured payment is returned as it is.
+
+        Raises: see ``order_payments.capture_payment``.
+        """
+        return await self._run(
+            lambda uow: order_payments.capture_payment(tenant_id, payment_id, uow, self._deps)
+        )
+
+    async def void_payment(self, tenant_id: int, payment_id: int) -> Payment:
+        """``authorized`` → ``voided``; a voided or declined payment is returned as it is.
+
+        Raises: see ``order_payments.void_payment`` (``PaymentNotVoidableError`` once
+        captured: refund it with ``refund_order_payment`` instead).
+        """
+        return await self._run(
+            lambda uow: order_payments.void_payment(tenant_id, payment_id, uow, self._deps)
+        )
+
+    async def refund_order_payment(
+        self, tenant_id: int, payment_id: int, *, operation_key: str
+    ) -> Refund:
+        """Refund everything left of a captured payment, once per ``operation_key``.
+
+        Raises: see ``refunds.refund_order_payment``.
+        """
+        return await self._run(
+            lambda uow: refunds.refund_order_payment(
+                tenant_id, payment_id, operation_key, uow, self._deps
+            )
+        )
+
     async def record_psp_event(self, cmd: cmds.RecordPspEvent) -> bool:
         """Apply a verified PSP event once; False for a replayed event id."""
         return await self._run(lambda uow: webhooks.record_psp_event(cmd, uow, self._deps))
@@ -141,6 +187,10 @@ class PaymentService:
         if payment is None or not (viewer.whole_tenant or payment.user_id == viewer.user_id):
             raise PaymentNotFoundError(payment_id)
         return PaymentDetails(payment, await self._reads.refunds_of(viewer.tenant_id, payment_id))
+
+    async def payment_for_order(self, tenant_id: int, order_id: int) -> Payment | None:
+        """The order's newest payment, or None (read from the read sessions)."""
+        return await self._reads.payment_for_order(tenant_id, order_id)
 
     async def aclose(self) -> None:
         """Close the PSP client's connections."""

@@ -26,6 +26,11 @@ __all__ = [
 class PaymentRepository(Protocol):
     async def add(self, payment: Payment) -> None: ...
 
+    async def add_unless_present(self, payment: Payment) -> bool:
+        """Add ``payment`` unless one with its ``provider_key`` exists; False when one did
+        (a concurrent run of the same operation committed it first)."""
+        ...
+
     async def get(self, tenant_id: int, payment_id: int) -> Payment | None: ...
 
     async def get_by_provider_key(self, tenant_id: int, provider_key: str) -> Payment | None: ...
@@ -52,6 +57,16 @@ class PaymentRepository(Protocol):
 
     async def mark_captured(self, payment_id: int, at: datetime) -> bool:
         """Set ``captured_at`` if it was unset; False when it already was."""
+        ...
+
+    async def record_capture(
+        self, tenant_id: int, payment_id: int, captured_at: datetime, at: datetime
+    ) -> bool:
+        """authorized → succeeded, in one conditional write; False unless it was authorized."""
+        ...
+
+    async def record_void(self, tenant_id: int, payment_id: int, at: datetime) -> bool:
+        """authorized → voided, in one conditional write; False unless it was authorized."""
         ...
 
 
@@ -97,6 +112,10 @@ class PaymentsReadModel(Protocol):
     async def get_payment(self, tenant_id: int, payment_id: int) -> Payment | None: ...
 
     async def refunds_of(self, tenant_id: int, payment_id: int) -> list[Refund]: ...
+
+    async def payment_for_order(self, tenant_id: int, order_id: int) -> Payment | None:
+        """The order's newest payment (an order paid again after a decline has several)."""
+        ...
 
     async def peek_key(self, scope: str, key: str, fingerprint: str, now: float) -> Claim:
         """What claiming the key would decide, read-only (replays while the PSP is down)."""

@@ -6,7 +6,9 @@ also serializes concurrent deliveries of one event on the unique key.
 
 Effects:
 
-* ``authorization.captured`` — the payment's ``captured_at`` when it had none;
+* ``authorization.captured`` — the payment's ``captured_at`` when it had none (a
+  checkout's payment leaves ``authorized`` only through ``capture_payment``, whose
+  conditional write raises the one event; the webhook, which may come first, notes the time);
 * ``refund.succeeded`` for a refund bazaar did not make (one made at the PSP itself) — a
   refund row, and its amount added to the payment's refunded total. A refund bazaar made is
   ``pending`` from before the PSP saw it until its own request finishes it, so while a

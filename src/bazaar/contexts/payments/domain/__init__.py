@@ -7,7 +7,17 @@ from bazaar.contexts.payments.domain.model import (
     PaymentStatus,
     Refund,
     RefundStatus,
+    follow_up_key,
+    operation_provider_key,
     provider_key,
 )
 
-__all__ = ["Payment", "PaymentStatus", "Refund", "RefundStatus", "provider_key"]
+__all__ = [
+    "Payment",
+    "PaymentStatus",
+    "Refund",
+    "RefundStatus",
+    "follow_up_key",
+    "operation_provider_key",
+    "provider_key",
+]

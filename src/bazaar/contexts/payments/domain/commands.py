@@ -8,7 +8,14 @@ from typing import Any, ClassVar
 
 from bazaar.kernel.money import Money
 
-__all__ = ["Command", "CreatePayment", "RecordPspEvent", "RefundPayment", "Viewer"]
+__all__ = [
+    "AuthorizeOrderPayment",
+    "Command",
+    "CreatePayment",
+    "RecordPspEvent",
+    "RefundPayment",
+    "Viewer",
+]
 
 
 def _command_id() -> str:
@@ -41,6 +48,24 @@ class CreatePayment(Command):
     amount: Money
     card_token: str = field(repr=False)
     description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeOrderPayment(Command):
+    """Authorize (not capture) ``amount`` on the card for an order: a checkout saga's step.
+
+    ``operation_key`` names the step (``f"order:{order_id}:authorize"``) and stays the same
+    on every retry and after a crash: the PSP key is derived from it and the tenant, so a
+    re-run finds the payment (or the PSP's authorization) of the first run.
+    """
+
+    type: ClassVar[str] = "payments.authorize_order_payment"
+    tenant_id: int
+    user_id: int
+    order_id: int
+    amount: Money
+    card_token: str = field(repr=False)
+    operation_key: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

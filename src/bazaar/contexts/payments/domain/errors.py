@@ -3,13 +3,15 @@
 BazaarError
 └── PaymentsError
     ├── PaymentNotFoundError(payment_id)                  no such payment the caller may see
+    ├── PaymentNotCapturableError(payment_id, status)     declined or voided: nothing to capture
+    ├── PaymentNotVoidableError(payment_id, status)       captured: refund it instead
     ├── ProviderRefusalError(code)                        the PSP's 4xx answer (not a failure)
     │   ├── PaymentRejectedError(field, code)             it refused what was asked for
     │   ├── ProviderKeyReusedError(provider_key)          it knows the key with another body
     │   └── ProviderRuleError(code)                       its rules refuse it (404/409)
     ├── InvalidRefundError(field, message)                the refund does not fit the payment
     ├── RefundNotAllowedError(payment_id)                 the payment's state refuses it (stored)
-    │   ├── PaymentNotRefundableError(payment_id, status) declined payments capture nothing
+    │   ├── PaymentNotRefundableError(payment_id, status) not captured (declined, authorized…)
     │   ├── RefundExceedsCapturedError(payment_id, ...)   more than what is left to refund
     │   └── RefundRefusedByProviderError(payment_id, code)
     └── PaymentOutcomeUnknownError(provider_key)          the PSP could not tell if it charged
@@ -29,8 +31,10 @@ from bazaar.kernel.resilience import DependencyFailureError
 
 __all__ = [
     "InvalidRefundError",
+    "PaymentNotCapturableError",
     "PaymentNotFoundError",
     "PaymentNotRefundableError",
+    "PaymentNotVoidableError",
     "PaymentOutcomeUnknownError",
     "PaymentRejectedError",
     "PaymentsError",
@@ -54,6 +58,25 @@ class PaymentNotFoundError(PaymentsError):
     def __init__(self, payment_id: int) -> None:
         super().__init__(f"no payment {payment_id}")
         self.payment_id = payment_id
+
+
+class PaymentNotCapturableError(PaymentsError):
+    """Only an authorized payment can be captured; this one is ``status`` (declined, voided)."""
+
+    def __init__(self, payment_id: int, status: str) -> None:
+        super().__init__(f"payment {payment_id} is {status}: nothing to capture")
+        self.payment_id = payment_id
+        self.status = status
+
+
+class PaymentNotVoidableError(PaymentsError):
+    """The payment is captured (``status`` succeeded, or captured at the PSP): the money has
+    moved, so a void cannot release it — refund it instead."""
+
+    def __init__(self, payment_id: int, status: str) -> None:
+        super().__init__(f"payment {payment_id} is {status}: refund it instead of voiding")
+        self.payment_id = payment_id
+        self.status = status
 
 
 class ProviderRefusalError(PaymentsError):
