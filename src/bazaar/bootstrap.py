@@ -30,6 +30,7 @@ from bazaar.contexts.inventory import InventoryService
 from bazaar.contexts.inventory.adapters import (
     SqlInventoryReadModel,
     SqlInventoryUnitOfWork,
+    SqlStockLedger,
 )
 from bazaar.contexts.notifications import (
     CONSUMER as NOTIFICATIONS_CONSUMER,
@@ -44,12 +45,24 @@ from bazaar.contexts.notifications import (
     TOPICS as NOTIFICATIONS_TOPICS,
 )
 from bazaar.contexts.notifications.adapters import IdentityRecipientDirectory, SmtpMailSender
+from bazaar.contexts.orders import (
+    CHECKOUT,
+    CheckoutConfig,
+    CheckoutSteps,
+    OrderService,
+    OrdersUnitOfWork,
+    PriceList,
+    checkout_definition,
+)
+from bazaar.contexts.orders.adapters.read_model import SqlOrdersReadModel
+from bazaar.contexts.orders.adapters.repository import SqlOrdersUnitOfWork
 from bazaar.contexts.payments import PaymentService
 from bazaar.contexts.payments.adapters import (
     HttpPspClient,
     SqlPaymentsReadModel,
     SqlPaymentsUnitOfWork,
 )
+from bazaar.contexts.shipping.adapters import SqlShipmentBook
 from bazaar.contexts.webhooks import (
     CONSUMER as WEBHOOKS_CONSUMER,
 )
@@ -82,6 +95,7 @@ from bazaar.kernel.breaker import (
 from bazaar.kernel.clock import Clock, SystemClock
 from bazaar.kernel.domain import DomainEvent
 from bazaar.kernel.errors import ConfigurationError
+from bazaar.kernel.idempotency import IdempotencyConfig
 from bazaar.kernel.ids import MAX_WORKER_ID, SnowflakeGenerator
 from bazaar.kernel.jobs import (
     JOBS_CONSUMER,
@@ -116,6 +130,7 @@ from bazaar.kernel.messaging.guarded import GuardedBroker
 from bazaar.kernel.observability.listeners import MessagingMetricsListener, MetricsListener
 from bazaar.kernel.observability.metrics import Metrics
 from bazaar.kernel.resilience import DependencyGuard, DependencyPolicy, DependencyRegistry
+from bazaar.kernel.saga import SagaListener, SagaRunner, SagaSupervisor
 from bazaar.kernel.ssrf import Resolver, SsrfPolicy
 from bazaar.settings import Settings
 
@@ -133,10 +148,12 @@ __all__ = [
     "build_inventory_service",
     "build_messaging",
     "build_notifications",
+    "build_order_service",
     "build_payment_service",
     "build_webhook_service",
     "build_webhooks",
     "build_worker",
+    "checkout_config",
     "derived_key",
     "load_signing_keyring",
     "ssrf_policy",
@@ -193,8 +210,11 @@ class Container:
     webhooks: WebhookService
     catalog: CatalogService
     inventory: InventoryService
+    orders: OrderService
 
     async def aclose(self) -> None:
+        # Sagas first: they call payments and write to the database.
+        await self.orders.aclose()
         await self.payments.aclose()
         await self.messaging.aclose()
         await self.database.dispose()
@@ -337,6 +357,15 @@ async def build_container(
     # The inventory facade is the catalog's stock directory (one stateless service).
     inventory = build_inventory_service(clock, database)
     catalog = await build_catalog_service(settings, clock, database, ids=ids, stock=inventory)
+    orders = build_order_service(
+        settings,
+        clock,
+        database,
+        ids=ids,
+        payments=payments,
+        prices=catalog,
+        listener=listener,
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -353,6 +382,7 @@ async def build_container(
         webhooks=webhooks,
         catalog=catalog,
         inventory=inventory,
+        orders=orders,
     )
 
 
@@ -510,6 +540,98 @@ def build_inventory_service(clock: Clock, database: Database) -> InventoryServic
     return InventoryService(
         unit_of_work=lambda: SqlInventoryUnitOfWork(database.sessions, clock=clock),
         reads=SqlInventoryReadModel(database.read_sessions),
+        clock=clock,
+    )
+
+
+def checkout_config(settings: Settings) -> CheckoutConfig:
+    orders = settings.orders
+    return CheckoutConfig(
+        reservation_ttl_s=orders.reservation_ttl_s,
+        payment_timeout_s=orders.step_timeout_s,
+        payment_attempts=orders.payment_attempts,
+        payment_backoff_s=orders.payment_backoff_s,
+        payment_backoff_max_s=orders.payment_backoff_max_s,
+        local_timeout_s=min(10.0, orders.step_timeout_s),
+    )
+
+
+def max_concurrent_sagas(settings: Settings) -> int:
+    """Sagas one process drives at once: few on SQLite, whose single writer they share with
+    the requests (more would only lengthen the queue a request waits in), more elsewhere."""
+    configured = settings.orders.max_concurrent_sagas
+    if configured is not None:
+        return configured
+    return 4 if settings.effective_database_url.startswith("sqlite") else 32
+
+
+def build_order_service(
+    settings: Settings,
+    clock: Clock,
+    database: Database,
+    *,
+    ids: SnowflakeGenerator,
+    payments: PaymentService,
+    prices: PriceList,
+    listener: SagaListener | None = None,
+    owner: str | None = None,
+) -> OrderService:
+    """Orders and their checkout saga on the database.
+
+    The checkout's unit of work enlists the inventory and shipping contexts' transactional
+    ports, built here on its session: a step's local effect and the saga log commit together.
+
+    Args:
+        settings: the ``orders.*`` timeouts, retries and leases.
+        clock: time of orders, sagas, leases and retry waits.
+        database: where the orders, saga log, stock and shipments live (migrated).
+        ids: the process's id generator.
+        payments: the payments facade the saga authorizes, captures, voids and refunds with.
+        prices: the catalog's prices of products on sale.
+        listener: receives the saga's events (metrics).
+        owner: this process's name in saga leases (tests run two "processes" in one).
+    """
+
+    # An order's key is held only while its request runs (the saga runs after the
+    # response): once the request deadline has certainly passed, a key left in flight by a
+    # crash may be taken over.
+    keys = IdempotencyConfig(lock_s=settings.request_timeout_s + 5.0)
+
+    def unit_of_work() -> OrdersUnitOfWork:
+        return SqlOrdersUnitOfWork(
+            database.sessions,
+            stock=SqlStockLedger,
+            shipments=SqlShipmentBook,
+            idempotency=keys,
+            clock=clock,
+        )
+
+    config = checkout_config(settings)
+    steps = CheckoutSteps(payments=payments, ids=ids, clock=clock, config=config)
+    runner: SagaRunner[OrdersUnitOfWork] = SagaRunner(
+        checkout_definition(config),
+        steps.handlers(),
+        unit_of_work,
+        owner=owner or process_holder(),
+        clock=clock,
+        lease_s=settings.orders.saga_lease_s,
+        listener=listener,
+        on_transition=steps.on_transition,
+    )
+    supervisor = SagaSupervisor(
+        {CHECKOUT: runner},
+        unit_of_work,
+        clock=clock,
+        sweep_interval_s=settings.orders.saga_sweep_interval_s,
+        max_concurrent=max_concurrent_sagas(settings),
+    )
+    return OrderService(
+        unit_of_work=unit_of_work,
+        reads=SqlOrdersReadModel(database.read_sessions),
+        prices=prices,
+        runner=runner,
+        supervisor=supervisor,
+        ids=ids,
         clock=clock,
     )
 

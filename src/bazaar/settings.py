@@ -97,6 +97,27 @@ class JobsSettings(_Section):
     timeout_s: float = Field(default=30.0, gt=0)
 
 
+class OrdersSettings(_Section):
+    """The checkout saga's timeouts, retries and leases (capabilities §5.2–5.3)."""
+
+    reservation_ttl_s: float = Field(default=900.0, gt=0)
+    payment_attempts: int = Field(default=4, ge=1, le=20)
+    payment_backoff_s: float = Field(default=0.5, gt=0)
+    payment_backoff_max_s: float = Field(default=4.0, gt=0)
+    step_timeout_s: float = Field(default=15.0, gt=0)
+    saga_lease_s: float = Field(default=20.0, gt=0)
+    saga_sweep_interval_s: float = Field(default=2.0, gt=0)
+    # None: 4 on SQLite (one writer: more sagas only lengthen the queue requests wait in),
+    # 32 on PostgreSQL.
+    max_concurrent_sagas: int | None = Field(default=None, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_steps(self) -> OrdersSettings:
+        if self.saga_lease_s <= self.step_timeout_s:
+            raise ValueError("saga_lease_s must be longer than step_timeout_s")
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting bazaar reads. See docs/settings.md for the table."""
 
@@ -136,6 +157,7 @@ class Settings(BaseSettings):
     psp_max_concurrent: int = Field(default=32, ge=1)
     psp_max_queue: int = Field(default=64, ge=0)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    orders: OrdersSettings = Field(default_factory=OrdersSettings)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     max_in_flight: int = Field(default=256, ge=1)

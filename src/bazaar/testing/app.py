@@ -30,7 +30,11 @@ class AppHarness:
 
 @asynccontextmanager
 async def running_app(
-    clock: Clock | None = None, *, fast_password_hashing: bool = False, **settings: Any
+    clock: Clock | None = None,
+    *,
+    fast_password_hashing: bool = False,
+    psp_transport: httpx.AsyncBaseTransport | None = None,
+    **settings: Any,
 ) -> AsyncIterator[AppHarness]:
     """Migrate the database, build the container and app, yield a client; close everything.
 
@@ -38,9 +42,13 @@ async def running_app(
         clock: the time source (a ``ManualClock`` in tests that expire tokens).
         fast_password_hashing: argon2id with tiny parameters (a default hash costs ~0.3 s
             of CPU; tests that are not about hashing should not pay it).
+        psp_transport: carries the PSP client's requests (an ``httpx.ASGITransport``
+            around an in-process simulator); None talks to ``psp_url``.
         **settings: ``Settings`` fields (``data_dir``, ``database_url``, ``demo``, ...).
     """
-    container = await build_container(Settings(**settings), clock=clock)
+    container = await build_container(
+        Settings(**settings), clock=clock, psp_transport=psp_transport
+    )
     try:
         await upgrade(container.database.engine)
         if fast_password_hashing:

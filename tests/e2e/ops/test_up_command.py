@@ -14,7 +14,8 @@ import pytest
 from bazaar.testing.processes import BazaarProcess
 from bazaar.tour import SCENARIOS
 
-pytestmark = pytest.mark.slow
+# The whole tour runs against the real system: ~2 minutes on two busy cores.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 
 class TestUpCommand:
@@ -42,7 +43,7 @@ class TestUpCommand:
                 [sys.executable, "-m", "bazaar", "tour", "--url", bazaar.base_url],
                 env=env,
                 capture_output=True,
-                timeout=240,
+                timeout=360,
             )
             assert tour.returncode == 0, tour.stdout.decode() + tour.stderr.decode()
             total = len(SCENARIOS)

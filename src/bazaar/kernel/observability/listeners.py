@@ -54,7 +54,6 @@ class MetricsListener:
     def _breaker_closed(self, event: BreakerClosed) -> None:
         self.metrics.breaker_state.labels(event.name).set(BreakerState.CLOSED.gauge_value)
 
-
     def _saga_finished(self, event: SagaFinished) -> None:
         self.metrics.saga_total.labels(event.saga, event.outcome.value).inc()
 

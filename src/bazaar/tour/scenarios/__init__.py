@@ -6,6 +6,8 @@ from bazaar.tour.runner import Scenario
 from bazaar.tour.scenarios import (
     breaker,
     bulkhead,
+    checkout,
+    crash,
     deadline,
     dlq,
     etag,
@@ -13,6 +15,7 @@ from bazaar.tour.scenarios import (
     idempotency,
     identity,
     outbox,
+    oversell,
     shedding,
     webhooks,
 )
@@ -34,5 +37,9 @@ SCENARIOS: dict[str, Scenario] = {
         dlq.DLQ,
         webhooks.SCENARIO,
         etag.SCENARIO,
+        checkout.CHECKOUT,
+        checkout.COMPENSATION,
+        oversell.SCENARIO,
+        crash.SCENARIO,
     )
 }

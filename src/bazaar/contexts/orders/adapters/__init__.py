@@ -1,0 +1,5 @@
+"""Orders adapters: tables, the SQL repository and unit of work, the read model."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Orders HTTP API."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
