@@ -629,6 +629,7 @@ def build_order_service(
         unit_of_work=unit_of_work,
         reads=SqlOrdersReadModel(database.read_sessions),
         prices=prices,
+        payments=payments,
         runner=runner,
         supervisor=supervisor,
         ids=ids,

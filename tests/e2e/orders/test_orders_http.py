@@ -6,6 +6,7 @@ import asyncio
 
 from orders_http_support import OrdersApi, order_body
 
+from bazaar.psp.testing import PspHarness
 from bazaar.testing.identity import assert_problem, bearer
 from bazaar.testing.statements import count_statements
 
@@ -230,11 +231,8 @@ class TestCancel:
         assert_problem(response, 409, "conflict")
 
     async def test_a_cancel_while_the_psp_is_down_compensates(
-        self, api: OrdersApi, psp: object
+        self, api: OrdersApi, psp: PspHarness
     ) -> None:
-        from bazaar.psp.testing import PspHarness
-
-        assert isinstance(psp, PspHarness)
         store = await api.store()
         product = await api.product(store, stock=3)
         customer = await api.customer(store)
@@ -274,3 +272,29 @@ class TestOversell:
             "out_of_stock"
         }
         assert await api.stock(store, product) == {"available": 0, "reserved": 0}
+
+
+class TestPspBreakerOpen:
+    async def test_checkout_fails_fast_with_503_and_stores_nothing(
+        self, api: OrdersApi, psp: PspHarness
+    ) -> None:
+        store = await api.store()
+        product = await api.product(store, stock=3)
+        customer = await api.customer(store)
+        await psp.client.put("/v1/admin/faults", json={"outage": True})
+        for key in ("trip-1", "trip-2"):  # failed payments open the PSP breaker
+            await api.client.post(
+                "/api/v1/payments",
+                json={"amount": {"amount": "1.00", "currency": "EUR"}, "card_token": "tok_ok"},
+                headers={**bearer(customer), "idempotency-key": key},
+            )
+        breaker = await api.app.container.breakers.get_or_create("psp").snapshot()
+        assert breaker.state.name == "OPEN"
+
+        refused = await api.place(customer, order_body(product), key="while-open")
+
+        assert_problem(refused, 503, "dependency-unavailable")
+        assert int(refused.headers["retry-after"]) >= 1
+        listed = await api.client.get("/api/v1/orders", headers=bearer(customer))
+        assert listed.json()["items"] == []
+        assert await api.stock(store, product) == {"available": 3, "reserved": 0}

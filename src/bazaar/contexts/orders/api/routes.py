@@ -24,7 +24,7 @@ __all__ = ["order_public", "router"]
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"description": "problem+json"} for status in (400, 401, 403, 404, 409, 422)
+    status: {"description": "problem+json"} for status in (400, 401, 403, 404, 409, 422, 503)
 }
 
 
@@ -86,7 +86,10 @@ async def place_order(
     body: schemas.OrderCreate,
     service: Service,
 ) -> Response:
-    """Place an order: 202 at once; the checkout saga runs in the background."""
+    """Place an order: 202 at once; the checkout saga runs in the background.
+
+    While the PSP's breaker is open: 503 + Retry-After at once, nothing stored.
+    """
     address = body.shipping_address.model_dump(exclude_none=True)
     command = cmds.PlaceOrder(
         tenant_id=principal.tenant_id,
@@ -108,6 +111,7 @@ async def place_order(
             payload=body.model_dump(mode="json"),
             claims=service,
             operation=lambda ticket: service.place_order(command, ticket, render),
+            fail_fast=service.fail_fast,
         )
 
 

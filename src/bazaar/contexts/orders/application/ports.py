@@ -65,6 +65,10 @@ class PaymentGateway(Protocol):
 
     async def payment_for_order(self, tenant_id: int, order_id: int) -> Payment | None: ...
 
+    async def fail_fast(self) -> None:
+        """Raise ``DependencyUnavailableError`` at once while the PSP's breaker is open."""
+        ...
+
 
 class OrderRepository(Protocol):
     async def add(self, order: Order) -> None: ...

@@ -12,6 +12,7 @@ from bazaar.contexts.orders.application.ports import (
     OrderPage,
     OrdersReadModel,
     OrdersUnitOfWork,
+    PaymentGateway,
     PriceList,
 )
 from bazaar.contexts.orders.domain import commands as cmds
@@ -32,6 +33,7 @@ from bazaar.contexts.orders.domain.model import (
 from bazaar.kernel.clock import Clock, utc_from_timestamp
 from bazaar.kernel.idempotency import Claim, StoredResponse
 from bazaar.kernel.saga import (
+    SagaConflictError,
     SagaRecord,
     SagaRunner,
     SagaState,
@@ -40,6 +42,9 @@ from bazaar.kernel.saga import (
 )
 
 __all__ = ["KeyTicket", "OrderDetails", "OrderService", "Render"]
+
+# Reads and writes of a cancel request before a saga that keeps moving wins (a conflict).
+_CANCEL_ATTEMPTS = 5
 
 
 class KeyTicket(Protocol):
@@ -80,6 +85,7 @@ class OrderService:
         unit_of_work: Callable[[], OrdersUnitOfWork],
         reads: OrdersReadModel,
         prices: PriceList,
+        payments: PaymentGateway,
         runner: SagaRunner[OrdersUnitOfWork],
         supervisor: SagaSupervisor,
         ids: IdGenerator,
@@ -88,6 +94,7 @@ class OrderService:
         self._unit_of_work = unit_of_work
         self._reads = reads
         self._prices = prices
+        self._payments = payments
         self._runner = runner
         self.supervisor = supervisor
         self._ids = ids
@@ -108,6 +115,18 @@ class OrderService:
         async with self._unit_of_work() as uow:
             await uow.idempotency.release(scope, key, lock_token)
             await uow.commit()
+
+    async def fail_fast(self) -> None:
+        """Refuse a checkout at once while the PSP's breaker is open (targets R4).
+
+        An order placed then could only wait out its retries and be cancelled as
+        ``payment_unavailable``; a 503 with Retry-After tells the customer now, and costs
+        no write. A stored answer for the key is still replayed.
+
+        Raises:
+            DependencyUnavailableError: the PSP breaker is open.
+        """
+        await self._payments.fail_fast()
 
     # --- commands ---
 
@@ -174,6 +193,16 @@ class OrderService:
             OrderNotFoundError: no such order the viewer owns.
             OrderNotCancellableError: a shipment exists, or the order ended otherwise.
         """
+        # The saga's runner writes it between our read and our write now and then: read
+        # again and decide again (each attempt is one short transaction).
+        for _ in range(_CANCEL_ATTEMPTS - 1):
+            try:
+                return await self._request_cancel(cmd)
+            except SagaConflictError:
+                continue
+        return await self._request_cancel(cmd)
+
+    async def _request_cancel(self, cmd: cmds.CancelOrder) -> OrderDetails:
         viewer = cmd.viewer
         async with self._unit_of_work() as uow:
             order = await uow.orders.get(viewer.tenant_id, cmd.order_id)
