@@ -8,6 +8,7 @@ composition's ``MetaData`` owns it; the migration spells it out.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -31,7 +33,7 @@ from bazaar.kernel.saga.errors import SagaConflictError
 from bazaar.kernel.saga.model import SagaRecord, SagaState
 from bazaar.kernel.sql import rowcount
 
-__all__ = ["SqlSagaLog", "saga_table"]
+__all__ = ["SqlSagaLog", "saga_table", "stale_sagas"]
 
 _UNFINISHED = (SagaState.RUNNING.value, SagaState.COMPENSATING.value)
 
@@ -137,16 +139,20 @@ class SqlSagaLog:
         )
 
     async def stale(self, *, now: float, limit: int) -> list[int]:
-        table = self._table
-        rows = await self._session.execute(
-            select(table.c.id)
-            .where(table.c.state.in_(_UNFINISHED), table.c.lease_until < now)
-            # The id breaks ties, as the in-memory log does: sagas started in one batch share
-            # a lease expiry, and a limited sweep must take them in a stable order.
-            .order_by(table.c.lease_until, table.c.id)
-            .limit(limit)
-        )
+        rows = await self._session.execute(stale_sagas(self._table, now=now, limit=limit))
         return [int(saga_id) for saga_id in rows.scalars()]
+
+
+def stale_sagas(table: Table, *, now: float, limit: int) -> Select[Any]:
+    """Unfinished sagas whose lease ran out, oldest lease first (``ix_<table>_state_lease``)."""
+    return (
+        select(table.c.id)
+        .where(table.c.state.in_(_UNFINISHED), table.c.lease_until < now)
+        # The id breaks ties, as the in-memory log does: sagas started in one batch share
+        # a lease expiry, and a limited sweep must take them in a stable order.
+        .order_by(table.c.lease_until, table.c.id)
+        .limit(limit)
+    )
 
 
 def _at_version(saga: SagaRecord, version: int) -> SagaRecord:

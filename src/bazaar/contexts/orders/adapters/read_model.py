@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bazaar.contexts.orders.adapters.repository import order_from_rows
@@ -22,7 +22,20 @@ from bazaar.kernel.idempotency.sqlalchemy import SqlIdempotencyRecords
 from bazaar.kernel.saga import SagaRecord
 from bazaar.kernel.saga.codec import record_of
 
-__all__ = ["SqlOrdersReadModel"]
+__all__ = ["SqlOrdersReadModel", "orders_page"]
+
+
+def orders_page(
+    tenant_id: int, user_id: int | None, *, before: int | None, limit: int
+) -> Select[Any]:
+    """A page of orders, newest first: served by ``ix_orders_tenant_id_user_id_id`` for a
+    customer and ``ix_orders_tenant_id_id`` for a merchant (ids are time-ordered)."""
+    query = select(orders).where(orders.c.tenant_id == tenant_id)
+    if user_id is not None:
+        query = query.where(orders.c.user_id == user_id)
+    if before is not None:
+        query = query.where(orders.c.id < before)
+    return query.order_by(orders.c.id.desc()).limit(limit)
 
 
 class SqlOrdersReadModel:
@@ -46,12 +59,7 @@ class SqlOrdersReadModel:
     async def page(
         self, tenant_id: int, user_id: int | None, *, before: int | None, limit: int
     ) -> OrderPage:
-        query = select(orders).where(orders.c.tenant_id == tenant_id)
-        if user_id is not None:
-            query = query.where(orders.c.user_id == user_id)
-        if before is not None:
-            query = query.where(orders.c.id < before)
-        query = query.order_by(orders.c.id.desc()).limit(limit)
+        query = orders_page(tenant_id, user_id, before=before, limit=limit)
         async with self._sessions() as session:
             found = await self._assemble(session, (await session.execute(query)).all())
         next_after = found[-1][0].id if len(found) == limit else None
