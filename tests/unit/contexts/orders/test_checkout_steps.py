@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -243,30 +243,31 @@ class TestCompensations:
             await _steps(payments).refund(_saga(), FakeUnitOfWork())  # type: ignore[arg-type]
 
 
+def _order() -> Any:
+    from bazaar.contexts.orders import Order, OrderLine
+
+    return Order(
+        id=42,
+        tenant_id=1,
+        user_id=2,
+        status=OrderStatus.RESERVED,
+        lines=(OrderLine(5, 2, Money.of("9.99", "EUR")),),
+        total=TOTAL,
+        shipping_address={},
+        failure_reason=None,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+class OrdersWithOne(RecordingOrders):
+    async def get(self, tenant_id: int, order_id: int) -> Any:
+        return _order()
+
+
 class TestOrderFollowsTheSaga:
     async def test_a_compensated_saga_cancels_the_order_with_its_reason(self) -> None:
-        from dataclasses import replace
-
-        from bazaar.contexts.orders import Order, OrderLine
-
-        order = Order(
-            id=42,
-            tenant_id=1,
-            user_id=2,
-            status=OrderStatus.RESERVED,
-            lines=(OrderLine(5, 2, Money.of("9.99", "EUR")),),
-            total=TOTAL,
-            shipping_address={},
-            failure_reason=None,
-            created_at=NOW,
-            updated_at=NOW,
-        )
-
-        class Orders(RecordingOrders):
-            async def get(self, tenant_id: int, order_id: int) -> Order:
-                return order
-
-        uow = FakeUnitOfWork(orders=Orders())
+        uow = FakeUnitOfWork(orders=OrdersWithOne())
         saga = replace(_saga(), state=SagaState.COMPENSATED, failure_reason="out_of_stock")
 
         await _steps(FakePayments()).on_transition(saga, uow)  # type: ignore[arg-type]
@@ -274,3 +275,27 @@ class TestOrderFollowsTheSaga:
         assert uow.orders.updates[0]["status"] is OrderStatus.CANCELLED
         assert uow.orders.updates[0]["failure_reason"] == "out_of_stock"
         assert [event.type for event in uow.events] == ["orders.order_cancelled"]
+
+    async def test_a_parked_saga_parks_the_order_and_says_why(self) -> None:
+        uow = FakeUnitOfWork(orders=OrdersWithOne())
+        saga = replace(
+            _saga(),
+            state=SagaState.NEEDS_ATTENTION,
+            failure_reason="payment_unavailable",
+            attention_reason="compensation of step 'capture_payment' failed: refused",
+        )
+
+        await _steps(FakePayments()).on_transition(saga, uow)  # type: ignore[arg-type]
+
+        assert uow.orders.updates[0]["status"] is OrderStatus.NEEDS_ATTENTION
+        assert [event.type for event in uow.events] == ["orders.order_needs_attention"]
+        assert "capture_payment" in uow.events[0].reason
+
+    async def test_running_and_completed_sagas_leave_the_order_to_the_steps(self) -> None:
+        uow = FakeUnitOfWork(orders=OrdersWithOne())
+
+        for state in (SagaState.COMPENSATING, SagaState.COMPLETED):
+            await _steps(FakePayments()).on_transition(replace(_saga(), state=state), uow)  # type: ignore[arg-type]
+
+        assert uow.orders.updates == []
+        assert uow.events == []
