@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -129,8 +130,22 @@ async def _dependency_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _pool_exhausted(request: Request, exc: Exception) -> Response:
+    # Every database connection stayed busy for the pool timeout (on SQLite: the one writer,
+    # under a rush of writes). Overload, not a bug: say so and when to retry, as shedding
+    # does, instead of a 500.
+    return problem_response(
+        503,
+        "overloaded",
+        detail="The database is busy; retry shortly.",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)
     app.add_exception_handler(DependencyUnavailableError, _dependency_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _pool_exhausted)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

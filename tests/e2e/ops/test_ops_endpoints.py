@@ -158,3 +158,31 @@ class TestErrorAnswers:
         response = await harness.client.get("/nope", headers={"x-request-id": "trace-me-42"})
         body = assert_problem(response, 404, "not-found")
         assert body["request_id"] == "trace-me-42"
+
+
+class TestDatabaseBusy:
+    async def test_a_writer_busy_past_the_pool_timeout_is_a_503_overloaded(
+        self, tmp_path: Path
+    ) -> None:
+        from sqlalchemy import text
+
+        async with (
+            running_app(
+                data_dir=tmp_path,
+                demo=True,
+                fast_password_hashing=True,
+                database={"pool_timeout_s": 0.2},
+            ) as harness,
+            # Hold SQLite's one writer connection in an open write transaction.
+            harness.container.database.sessions() as session,
+        ):
+            await session.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            response = await harness.client.post(
+                "/api/v1/tenants",
+                json={"name": "Busy", "admin_email": "a@busy.test", "admin_password": "x" * 12},
+            )
+            await session.rollback()
+
+        body = assert_problem(response, 503, "overloaded")
+        assert response.headers["retry-after"] == "1"
+        assert "Traceback" not in str(body)
