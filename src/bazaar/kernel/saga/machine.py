@@ -38,6 +38,7 @@ __all__ = [
     "CompensateStep",
     "Decision",
     "Finished",
+    "GiveUpStep",
     "RunStep",
     "WaitUntil",
     "begin_compensation",
@@ -73,6 +74,14 @@ class CompensateStep:
 
 
 @dataclass(frozen=True, slots=True)
+class GiveUpStep:
+    """The step was started as often as its policy allows and never finished: every attempt
+    was cut short (the process died mid-call), so it fails instead of starting again."""
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
 class BeginCompensation:
     reason: str
 
@@ -87,7 +96,7 @@ class Finished:
     state: SagaState
 
 
-Decision = RunStep | CompensateStep | BeginCompensation | WaitUntil | Finished
+Decision = RunStep | CompensateStep | GiveUpStep | BeginCompensation | WaitUntil | Finished
 
 
 def new_saga(
@@ -122,6 +131,10 @@ def decide(saga: SagaRecord, definition: SagaDefinition, now: datetime) -> Decis
     if saga.state is SagaState.RUNNING:
         for index, step in enumerate(saga.steps):
             if step.status is not StepStatus.SUCCEEDED:
+                # A failed attempt below the limit waits (next_attempt_at) and one at the
+                # limit fails the step, so a running step at the limit was interrupted.
+                if step.attempts >= definition.steps[index].retry.max_attempts:
+                    return GiveUpStep(index)
                 return RunStep(index, step.attempts + 1)
         return Finished(SagaState.COMPLETED)  # unreachable through these transitions
     undo = _next_to_compensate(saga, definition)

@@ -27,6 +27,7 @@ from bazaar.kernel.saga.machine import (
     BeginCompensation,
     CompensateStep,
     Finished,
+    GiveUpStep,
     RunStep,
     WaitUntil,
 )
@@ -143,6 +144,8 @@ class SagaRunner(Generic[TransactionT]):
                 current = await self._write(
                     current, machine.begin_compensation(current, decision.reason, now)
                 )
+            elif isinstance(decision, GiveUpStep):
+                current = await self._write(current, self._give_up(current, decision.index, now))
             elif isinstance(decision, RunStep):
                 current = await self._run_step(current, decision)
             else:
@@ -236,6 +239,23 @@ class SagaRunner(Generic[TransactionT]):
         )
         self._finished(saga, saved)
         return saved
+
+    def _give_up(self, saga: SagaRecord, index: int, now: datetime) -> SagaRecord:
+        step = saga.steps[index]
+        error = f"interrupted {step.attempts} times (the process stopped mid-step); gave up"
+        self._emit(
+            SagaStepFailed(saga.name, saga.id, step.name, step.attempts, False, error, False)
+        )
+        return machine.step_failed(
+            saga,
+            self.definition,
+            index,
+            now,
+            error=error,
+            reason=None,
+            retryable=False,
+            retry_delay_s=0.0,
+        )
 
     # --- the log ---
 

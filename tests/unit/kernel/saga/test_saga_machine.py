@@ -24,6 +24,7 @@ from bazaar.kernel.saga.machine import (
     BeginCompensation,
     CompensateStep,
     Finished,
+    GiveUpStep,
     RunStep,
     WaitUntil,
 )
@@ -139,9 +140,20 @@ class TestDecide:
         assert machine.decide(saga, saga_definition, T0) == RunStep(1, 1)
 
     def test_reruns_a_step_left_running_as_its_next_attempt(self) -> None:
-        saga_definition = definition("reserve", "pay")
+        saga_definition = definition(
+            StepDefinition("reserve"), StepDefinition("pay", retry=RetryPolicy(max_attempts=2))
+        )
         saga = machine.step_started(succeed(fresh(saga_definition), 0), 1, T0)
         assert machine.decide(saga, saga_definition, T0) == RunStep(1, 2)
+
+    def test_gives_up_a_step_interrupted_as_often_as_its_policy_allows(self) -> None:
+        saga_definition = definition(
+            StepDefinition("reserve"), StepDefinition("pay", retry=RetryPolicy(max_attempts=2))
+        )
+        saga = succeed(fresh(saga_definition), 0)
+        for _ in range(2):  # started twice, finished never: each attempt was cut short
+            saga = machine.step_started(saga, 1, T0)
+        assert machine.decide(saga, saga_definition, T0) == GiveUpStep(1)
 
     @pytest.mark.parametrize(
         "state", [SagaState.COMPLETED, SagaState.COMPENSATED, SagaState.NEEDS_ATTENTION]

@@ -639,7 +639,9 @@ class TestCrashRecovery:
             await asyncio.Event().wait()
 
         script = Script(actions={"pay": [crash, {"psp": "p-2"}]})
-        definition = checkout(StepDefinition("pay", write_ahead=True))
+        definition = checkout(
+            StepDefinition("pay", write_ahead=True, retry=RetryPolicy(max_attempts=2))
+        )
         first = env.runner(definition, script, owner="proc-a")
         second = env.runner(definition, script, owner="proc-b")
         supervisor = SagaSupervisor({"checkout": second}, env.transaction, clock=env.clock)
@@ -665,6 +667,31 @@ class TestCrashRecovery:
         assert done.steps[1].attempts == 2
         assert env.owner() == "proc-b"
         assert supervisor.resumed == 1
+
+    async def test_a_step_interrupted_as_often_as_it_may_run_fails_and_compensates(
+        self, env: Env
+    ) -> None:
+        entered = asyncio.Event()
+
+        async def crash(saga: SagaRecord, tx: Tx) -> None:
+            entered.set()
+            await asyncio.Event().wait()
+
+        script = Script(actions={"pay": [crash]})
+        definition = checkout(StepDefinition("pay", write_ahead=True))  # one attempt
+        first = env.runner(definition, script, owner="proc-a")
+        second = env.runner(definition, script, owner="proc-b")
+        await env.start(first)
+        await crash_in_flight("cancel", asyncio.create_task(first.run(SAGA_ID)), entered)
+        env.clock.advance(LEASE_S + 1)
+
+        done = await second.run(SAGA_ID)
+
+        assert done is not None
+        assert done.state is SagaState.COMPENSATED
+        assert done.step("pay").status is StepStatus.COMPENSATED
+        assert "interrupted 1 times" in (done.step("pay").error or "")
+        assert script.calls.count(("do", "pay")) == 1  # not started a second time
 
     async def test_a_step_without_write_ahead_interrupted_leaves_no_trace(self, env: Env) -> None:
         entered = asyncio.Event()
