@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -11,14 +12,14 @@ from pydantic import (
     Field,
     StrictInt,
     StringConstraints,
-    ValidationInfo,
     field_validator,
 )
 
+from bazaar.api.money import MoneyIn as SharedMoneyIn
+from bazaar.api.money import MoneyPublic
 from bazaar.contexts.catalog.application import MAX_STOCK, ProductDetails
 from bazaar.contexts.catalog.domain import model
 from bazaar.contexts.catalog.domain.model import Product, ProductChanges, ProductStatus, Review
-from bazaar.kernel.money import Money, MoneyError, currency_exponent
 
 __all__ = [
     "PRODUCT_FIELDS",
@@ -36,11 +37,6 @@ __all__ = [
     "StockUpdate",
 ]
 
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-# Strings only: a JSON number such as 19.99 is a binary float before it reaches us.
-DecimalText = Annotated[
-    str, StringConstraints(pattern=r"^[0-9]{1,16}(\.[0-9]{1,8})?$", max_length=25)
-]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=model.NAME_MAX)]
 Description = Annotated[str, StringConstraints(max_length=model.DESCRIPTION_MAX)]
 Category = Annotated[
@@ -66,40 +62,12 @@ def _attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
-class MoneyIn(_Request):
+class MoneyIn(SharedMoneyIn):
     """``{"amount": "19.99", "currency": "EUR"}``: from 0 to ``MAX_PRICE``, and no finer than
     the currency's minor unit (2 decimals for EUR, none for JPY, 3 for KWD)."""
 
-    # Declared first so the amount's check can see it (fields validate in this order).
-    currency: CurrencyCode
-    amount: DecimalText = Field(examples=["19.99"])
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        try:
-            currency_exponent(value)
-        except MoneyError as exc:
-            raise ValueError("is not an ISO 4217 currency code") from exc
-        return value
-
-    @field_validator("amount")
-    @classmethod
-    def _fits_the_currency(cls, value: str, info: ValidationInfo) -> str:
-        currency = info.data.get("currency")
-        if currency is None:  # already refused; say nothing twice
-            return value
-        try:
-            money = Money.of(value, currency)
-        except MoneyError as exc:
-            places = currency_exponent(currency)
-            raise ValueError(f"{currency} amounts have at most {places} decimal places") from exc
-        if money.amount > model.MAX_PRICE:
-            raise ValueError(f"must be at most {model.MAX_PRICE}")
-        return money.to_json()["amount"]
-
-    def money(self) -> Money:
-        return Money.of(self.amount, self.currency)
+    allow_zero: ClassVar[bool] = True
+    maximum: ClassVar[Decimal] = model.MAX_PRICE
 
 
 class ProductCreate(_Request):
@@ -158,15 +126,6 @@ class StockUpdate(_Request):
 class ReviewCreate(_Request):
     rating: Annotated[StrictInt, Field(ge=1, le=5)]
     text: Annotated[str, StringConstraints(max_length=model.REVIEW_TEXT_MAX)] = ""
-
-
-class MoneyPublic(_Response):
-    amount: str = Field(description="A decimal string, never a JSON number.", examples=["19.99"])
-    currency: str
-
-    @classmethod
-    def of(cls, money: Money) -> MoneyPublic:
-        return cls(**money.to_json())
 
 
 class StockPublic(_Response):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from bazaar.api.idempotency import IdempotencyKey, json_outcome, key_scope, run_idempotent
+from bazaar.api.money import MoneyPublic
 from bazaar.api.problems import ProblemError
 from bazaar.api.responses import ORJSONResponse
 from bazaar.api.security import require_permission
@@ -63,11 +64,11 @@ def order_public(details: OrderDetails) -> schemas.OrderPublic:
             schemas.OrderLinePublic(
                 product_id=str(line.product_id),
                 quantity=line.quantity,
-                unit_price=schemas.MoneyPublic.of(line.unit_price),
+                unit_price=MoneyPublic.of(line.unit_price),
             )
             for line in order.lines
         ],
-        total=schemas.MoneyPublic.of(order.total),
+        total=MoneyPublic.of(order.total),
         shipping_address=dict(order.shipping_address),
         failure_reason=order.failure_reason,
         payment_id=None if order.payment_id is None else str(order.payment_id),

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from bazaar.api.money import MoneyPublic
 from bazaar.kernel.ids import MAX_SNOWFLAKE_ID
-from bazaar.kernel.money import Money
 from bazaar.kernel.saga import SagaRecord
 
 __all__ = [
@@ -68,15 +68,6 @@ class OrderCreate(_Request):
     items: list[OrderItemIn] = Field(min_length=1, max_length=50)
     payment: PaymentIn
     shipping_address: ShippingAddressIn
-
-
-class MoneyPublic(_Response):
-    amount: str
-    currency: str
-
-    @classmethod
-    def of(cls, money: Money) -> MoneyPublic:
-        return cls(**money.to_json())
 
 
 class OrderLinePublic(_Response):

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationInfo,
-    field_validator,
 )
 
-from bazaar.kernel.money import Money, MoneyError, currency_exponent
+from bazaar.api.money import MoneyIn as SharedMoneyIn
+from bazaar.api.money import MoneyPublic
 
 __all__ = [
     "MAX_AMOUNT",
@@ -32,12 +31,6 @@ __all__ = [
 # The largest payment or refund, in major units of its currency.
 MAX_AMOUNT = Decimal(1_000_000)
 
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-# Strings only: a JSON number such as 19.99 is a binary float before it reaches us.
-DecimalText = Annotated[
-    str, StringConstraints(pattern=r"^[0-9]{1,16}(\.[0-9]{1,8})?$", max_length=25)
-]
-
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,52 +40,12 @@ class _Response(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class MoneyIn(_Request):
+class MoneyIn(SharedMoneyIn):
     """``{"amount": "19.99", "currency": "EUR"}``: positive, at most ``MAX_AMOUNT``, and no
     finer than the currency's minor unit (2 decimals for EUR, none for JPY, 3 for KWD)."""
 
-    # Declared first so the amount's check can see it (fields validate in this order).
-    currency: CurrencyCode
-    amount: DecimalText = Field(examples=["19.99"])
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        try:
-            currency_exponent(value)
-        except MoneyError as exc:
-            raise ValueError("is not an ISO 4217 currency code") from exc
-        return value
-
-    @field_validator("amount")
-    @classmethod
-    def _fits_the_currency(cls, value: str, info: ValidationInfo) -> str:
-        currency = info.data.get("currency")
-        if currency is None:  # already refused; say nothing twice
-            return value
-        try:
-            money = Money.of(value, currency)
-        except MoneyError as exc:
-            places = currency_exponent(currency)
-            raise ValueError(f"{currency} amounts have at most {places} decimal places") from exc
-        if not money.is_positive():
-            raise ValueError("must be greater than 0")
-        if money.amount > MAX_AMOUNT:
-            raise ValueError(f"must be at most {MAX_AMOUNT}")
-        # Normalized ("19.9" → "19.90"), so equal amounts fingerprint as equal requests.
-        return money.to_json()["amount"]
-
-    def money(self) -> Money:
-        return Money.of(self.amount, self.currency)
-
-
-class MoneyPublic(_Response):
-    amount: str = Field(description="A decimal string, never a JSON number.", examples=["19.99"])
-    currency: str
-
-    @classmethod
-    def of(cls, money: Money) -> MoneyPublic:
-        return cls(**money.to_json())
+    allow_zero: ClassVar[bool] = False
+    maximum: ClassVar[Decimal] = MAX_AMOUNT
 
 
 class PaymentCreate(_Request):
