@@ -148,9 +148,13 @@ class DeferredApp:
                 except Exception as exc:  # reported to uvicorn, which exits the worker
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
+                # What the FastAPI app's own lifespan does, which this wrapper replaces:
+                # every API process resumes sagas a dead process left behind.
+                self.container.orders.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.container is not None:
+                    await self.container.orders.aclose(grace_s=self.settings.shutdown_grace_s)
                     await self.container.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

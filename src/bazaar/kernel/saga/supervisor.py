@@ -64,6 +64,12 @@ class SagaSupervisor:
         self.resumed = 0
 
     @property
+    def sweeping(self) -> bool:
+        """Whether the periodic sweep for abandoned sagas runs (between ``start`` and
+        ``aclose``)."""
+        return self._sweeper is not None
+
+    @property
     def running(self) -> int:
         """Sagas being driven by this process now."""
         return len(self._tasks)
