@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from orders_saga_support import Shop
 
 from bazaar.contexts.orders import CancelOrder, OrderNotCancellableError, OrderStatus, Viewer
 from bazaar.contexts.payments import PaymentStatus
 from bazaar.kernel.saga import SagaState, StepStatus
-from conftest import Shop
 
 
 class TestHappyPath:
