@@ -108,14 +108,23 @@ class SagaRunner(Generic[TransactionT]):
         saga = machine.new_saga(self.definition, saga_id, tenant_id, data, self._now())
         return await tx.sagas.insert(saga, owner=self.owner, lease_until=self._lease_until(saga))
 
-    async def run(self, saga_id: int) -> SagaRecord | None:
+    async def run(self, saga_id: int, *, started: SagaRecord | None = None) -> SagaRecord | None:
         """Drive the saga to its end; None when another process holds it.
+
+        Args:
+            saga_id: the saga.
+            started: the record ``start`` returned, once its transaction committed: the
+                saga is leased to this runner already, so the claim (a transaction) is
+                skipped. Safe if the lease ran out meanwhile: the first write then finds
+                the version moved, and the runner claims or stops like after any conflict.
 
         Raises:
             SagaNotFoundError: no such saga.
             ConfigurationError: the stored saga is not of this runner's definition (another
                 type, or steps that changed since it started).
         """
+        if started is not None and started.id == saga_id and started.name == self.definition.name:
+            return await self._drive(started)
         saga = await self._claim(saga_id)
         if saga is None:
             return None

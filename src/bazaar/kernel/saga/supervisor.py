@@ -74,13 +74,18 @@ class SagaSupervisor:
         """Sagas being driven by this process now."""
         return len(self._tasks)
 
-    def launch(self, name: str, saga_id: int) -> asyncio.Task[SagaRecord | None]:
-        """Drive saga ``saga_id`` (of type ``name``) in a background task of this process."""
+    def launch(
+        self, name: str, saga_id: int, *, started: SagaRecord | None = None
+    ) -> asyncio.Task[SagaRecord | None]:
+        """Drive saga ``saga_id`` (of type ``name``) in a background task of this process.
+
+        ``started``: the record just committed by ``SagaRunner.start`` (saves the claim).
+        """
         existing = self._tasks.get(saga_id)
         if existing is not None:
             return existing
         runner = self._runners[name]
-        task = asyncio.get_running_loop().create_task(self._drive(runner, saga_id))
+        task = asyncio.get_running_loop().create_task(self._drive(runner, saga_id, started))
         self._tasks[saga_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(saga_id, None))
         return task
@@ -145,14 +150,17 @@ class SagaSupervisor:
             except Exception:  # the lease then simply runs out
                 _log.warning("could not release a saga", exc_info=True, extra={"saga_id": saga_id})
 
-    async def _drive(self, runner: SagaRunner[Any], saga_id: int) -> SagaRecord | None:
+    async def _drive(
+        self, runner: SagaRunner[Any], saga_id: int, started: SagaRecord | None = None
+    ) -> SagaRecord | None:
         # The task copied the creator's context: a request's deadline must not bound a
         # saga that outlives the response (its steps have their own timeouts).
         detach_deadline()
         async with self._slots:
             for attempt in range(1, _RUN_ATTEMPTS + 1):
                 try:
-                    return await runner.run(saga_id)
+                    # Only the first run may skip the claim: after an error, read again.
+                    return await runner.run(saga_id, started=started if attempt == 1 else None)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

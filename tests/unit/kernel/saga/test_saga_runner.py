@@ -226,6 +226,32 @@ class TestHappyPath:
         assert env.stored() == done
         assert done.failure_reason is None
 
+    async def test_a_saga_it_just_started_runs_without_a_claim_transaction(self, env: Env) -> None:
+        script = Script(actions={"reserve": [{}], "pay": [{}]})
+        runner = env.runner(checkout(), script)
+        started = await env.start(runner)
+        before = env.store.commits
+
+        done = await runner.run(SAGA_ID, started=started)
+
+        assert done is not None
+        assert done.state is SagaState.COMPLETED
+        assert env.store.commits - before == 3  # one per step, no claim
+
+    async def test_a_started_record_gone_stale_is_claimed_after_the_conflict(
+        self, env: Env
+    ) -> None:
+        script = Script(actions={"reserve": [{}], "pay": [{}]})
+        runner = env.runner(checkout(), script)
+        started = await env.start(runner)
+        await env.cancel("customer")  # the stored version moved on
+
+        done = await runner.run(SAGA_ID, started=started)
+
+        assert done is not None
+        assert done.state is SagaState.COMPENSATED
+        assert done.failure_reason == "customer"
+
     async def test_a_step_sees_what_the_steps_before_it_produced(self, env: Env) -> None:
         seen: list[Mapping[str, Any]] = []
 

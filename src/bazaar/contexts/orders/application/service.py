@@ -183,7 +183,7 @@ class OrderService:
                 )
             )
             await uow.commit()
-        self.supervisor.launch(CHECKOUT, order.id)
+        self.supervisor.launch(CHECKOUT, order.id, started=saga)
         return response
 
     async def cancel_order(self, cmd: cmds.CancelOrder) -> OrderDetails:
