@@ -92,7 +92,9 @@ def checkout_definition(config: CheckoutConfig) -> SagaDefinition:
                 "reserve_inventory",
                 timeout_s=config.local_timeout_s,
                 retry=local_retry,
-                failure_reason=FailureReason.OUT_OF_STOCK.value,
+                # Out of stock says so itself; this is for a step that kept failing
+                # otherwise (the database away), which must not read as a sold-out product.
+                failure_reason=FailureReason.INVENTORY_UNAVAILABLE.value,
             ),
             StepDefinition(
                 "authorize_payment",

@@ -44,6 +44,7 @@ class FailureReason(enum.StrEnum):
     """Why an order was cancelled (the saga's ``failure_reason``)."""
 
     OUT_OF_STOCK = "out_of_stock"
+    INVENTORY_UNAVAILABLE = "inventory_unavailable"
     PAYMENT_DECLINED = "payment_declined"
     PAYMENT_UNAVAILABLE = "payment_unavailable"
     PAYMENT_FAILED = "payment_failed"
