@@ -186,6 +186,11 @@ async def _run_system(settings: Settings, *, migrate: bool, simulator: bool = Fa
             worker_stop.set()
             if worker_task is not None:
                 await asyncio.gather(worker_task, return_exceptions=True)
+            # A demo shop still being seeded is stopped before the engines close (the next
+            # start seeds it again: demo.json is written only once it is complete).
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
     finally:
         try:
             await container.aclose()
