@@ -23,7 +23,7 @@ from bazaar.kernel.idempotency.model import (
     fingerprint,
     validate_key,
 )
-from bazaar.kernel.idempotency.ports import IdempotencyRecords
+from bazaar.kernel.idempotency.ports import IdempotencyRecords, KeyTicket
 
 __all__ = [
     "Claim",
@@ -36,6 +36,7 @@ __all__ = [
     "InvalidIdempotencyKeyError",
     "KeyRecord",
     "KeyState",
+    "KeyTicket",
     "StoredResponse",
     "decide",
     "fingerprint",

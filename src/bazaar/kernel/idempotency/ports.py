@@ -6,7 +6,7 @@ from typing import Protocol
 
 from bazaar.kernel.idempotency.model import Claim, StoredResponse
 
-__all__ = ["IdempotencyRecords"]
+__all__ = ["IdempotencyRecords", "KeyTicket"]
 
 
 class IdempotencyRecords(Protocol):
@@ -42,3 +42,17 @@ class IdempotencyRecords(Protocol):
     async def purge_expired(self, now: float) -> int:
         """Delete records whose retention ended (a scheduled job); returns how many."""
         ...
+
+
+class KeyTicket(Protocol):
+    """A key the caller claimed before the operation (``bazaar.api.idempotency`` makes one);
+    the operation completes it in the transaction of its effect."""
+
+    @property
+    def scope(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def lock_token(self) -> str: ...

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from bazaar.contexts.orders.application.checkout import CHECKOUT
 from bazaar.contexts.orders.application.ports import (
@@ -31,7 +30,7 @@ from bazaar.contexts.orders.domain.model import (
     OrderStatus,
 )
 from bazaar.kernel.clock import Clock, utc_from_timestamp
-from bazaar.kernel.idempotency import Claim, StoredResponse
+from bazaar.kernel.idempotency import Claim, KeyTicket, StoredResponse
 from bazaar.kernel.saga import (
     SagaConflictError,
     SagaRecord,
@@ -45,19 +44,6 @@ __all__ = ["KeyTicket", "OrderDetails", "OrderService", "Render"]
 
 # Reads and writes of a cancel request before a saga that keeps moving wins (a conflict).
 _CANCEL_ATTEMPTS = 5
-
-
-class KeyTicket(Protocol):
-    """A key the caller claimed before the operation (``bazaar.api.idempotency`` makes one)."""
-
-    @property
-    def scope(self) -> str: ...
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def lock_token(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from bazaar.contexts.payments.application.unit_of_work import PaymentsUnitOfWork
-from bazaar.kernel.idempotency import StoredResponse
+from bazaar.kernel.idempotency import KeyTicket, StoredResponse
 
 __all__ = ["KeyTicket", "Render", "complete_key"]
 
 T = TypeVar("T")
-
-
-class KeyTicket(Protocol):
-    """A key the caller claimed before the operation (``bazaar.api.idempotency`` makes one)."""
-
-    @property
-    def scope(self) -> str: ...
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def lock_token(self) -> str: ...
 
 
 # A pure function from an operation's outcome to the response stored for replays; the API
