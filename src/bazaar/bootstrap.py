@@ -129,6 +129,7 @@ from bazaar.kernel.messaging import (
 from bazaar.kernel.messaging.guarded import GuardedBroker
 from bazaar.kernel.observability.listeners import MessagingMetricsListener, MetricsListener
 from bazaar.kernel.observability.metrics import Metrics
+from bazaar.kernel.ratelimit import MemoryRateLimitStore, RateLimitStore, RedisRateLimitStore
 from bazaar.kernel.resilience import DependencyGuard, DependencyPolicy, DependencyRegistry
 from bazaar.kernel.saga import SagaListener, SagaRunner, SagaSupervisor
 from bazaar.kernel.ssrf import Resolver, SsrfPolicy
@@ -203,6 +204,7 @@ class Container:
     breakers: BreakerRegistry
     dependencies: DependencyRegistry
     redis: Redis | None
+    rate_limit_store: RateLimitStore
     messaging: Messaging
     # --- contexts (wired below) ---
     identity: IdentityService
@@ -254,7 +256,9 @@ def _redis_client(url: str) -> Redis:
     # Imported only when Redis is configured: redis-py costs ~0.25 s of start-up.
     from redis.asyncio import Redis
 
-    return Redis.from_url(url)
+    # A bounded connect: with Redis unreachable, rate limits fail open (or closed) in two
+    # seconds instead of holding every request for the kernel's TCP timeout.
+    return Redis.from_url(url, socket_connect_timeout=2.0)
 
 
 def breaker_config(settings: Settings) -> BreakerConfig:
@@ -310,6 +314,7 @@ async def build_container(
         listener=listener,
         default_config=breaker_config(settings),
     )
+    rate_limit_store = build_rate_limit_store(clock, redis)
     dependencies = DependencyRegistry()
     dependencies.register(
         DependencyGuard(
@@ -376,6 +381,7 @@ async def build_container(
         breakers=breakers,
         dependencies=dependencies,
         redis=redis,
+        rate_limit_store=rate_limit_store,
         messaging=messaging,
         identity=identity,
         payments=payments,
@@ -384,6 +390,18 @@ async def build_container(
         inventory=inventory,
         orders=orders,
     )
+
+
+def build_rate_limit_store(clock: Clock, redis: Redis | None) -> RateLimitStore:
+    """Counters in Redis when configured (every API process enforces one limit together),
+    else in this process (each ``bazaar api`` worker then enforces its own).
+
+    With Redis, time is the Redis server's, so processes with skewed clocks agree on windows;
+    a test's injected clock (anything but the system clock) drives the Redis store instead.
+    """
+    if redis is None:
+        return MemoryRateLimitStore(clock)
+    return RedisRateLimitStore(redis, clock=None if isinstance(clock, SystemClock) else clock)
 
 
 async def build_identity_service(

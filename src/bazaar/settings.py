@@ -6,7 +6,9 @@ environment variables, ``*_FILE`` secret files, an optional ``bazaar.toml``, the
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bazaar.kernel.ratelimit import RateLimit, RateLimitSpecError
+
 __all__ = [
     "BreakerSettings",
     "DatabaseSettings",
@@ -29,6 +33,14 @@ __all__ = [
 ]
 
 ENV_PREFIX = "BAZAAR_"
+# Rate-limit policies and their defaults (product.md "Settings"). ``default`` is generous on
+# purpose: it stops one runaway client, not ordinary use; a deployment tightens it.
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "default": "token_bucket:6000/60",
+    "login": "fixed_window:5/900",
+    "payments": "token_bucket:600/60",
+}
+RATE_LIMIT_OFF = "off"
 # Settings whose value may instead come from a file named by ``BAZAAR_<NAME>_FILE``
 # (Docker/Kubernetes secrets are mounted as files, never as environment variables).
 DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg", "postgresql+asyncpg+pgbouncer")
@@ -118,6 +130,10 @@ class OrdersSettings(_Section):
         return self
 
 
+# A CORS origin as browsers send it: scheme, host and optional port, lower case, no path.
+_ORIGIN = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)*)(:[0-9]{1,5})?")
+
+
 class Settings(BaseSettings):
     """Every setting bazaar reads. See docs/settings.md for the table."""
 
@@ -164,7 +180,11 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=10.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     drain_delay_s: float = Field(default=0.0, ge=0)
+    # Policy name -> "<algorithm>:<limit>/<seconds>" or "off"; merged over
+    # DEFAULT_RATE_LIMITS by ``effective_rate_limits`` (capabilities §3.3).
     rate_limits: dict[str, str] = Field(default_factory=dict)
+    # Peers whose X-Forwarded-For is believed when finding a client's IP (IPs or CIDRs).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     smtp_url: str = ""
@@ -176,12 +196,31 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
 
-    @field_validator("database_replica_urls", "cors_origins", "ssrf_allow", mode="before")
+    @field_validator(
+        "database_replica_urls", "cors_origins", "ssrf_allow", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        # A trailing slash or a path never equals a browser's Origin header: refused here
+        # rather than leaving CORS silently broken. "*" and "null" are refused too.
+        origins = []
+        for entry in value:
+            origin = entry.lower()
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{ENV_PREFIX}CORS_ORIGINS: {entry!r} is not an origin; write "
+                    "scheme://host[:port] without a path or trailing slash, one per origin "
+                    "(e.g. https://shop.example)"
+                )
+            origins.append(origin)
+        return origins
 
     @field_validator("database_url")
     @classmethod
@@ -191,6 +230,39 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"scheme must be one of {', '.join(DATABASE_SCHEMES)} (got {scheme!r})"
             )
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_rate_limit_policies(cls, value: dict[str, str]) -> dict[str, str]:
+        checked: dict[str, str] = {}
+        for name, spec in value.items():
+            policy = name.lower()
+            variable = f"{ENV_PREFIX}RATE_LIMITS__{policy.upper()}"
+            if policy not in DEFAULT_RATE_LIMITS:
+                raise ValueError(
+                    f"{variable}: unknown rate-limit policy {policy!r}; "
+                    f"known: {', '.join(sorted(DEFAULT_RATE_LIMITS))}"
+                )
+            spec = spec.strip()
+            if spec.lower() != RATE_LIMIT_OFF:
+                try:
+                    RateLimit.parse(spec)
+                except RateLimitSpecError as exc:
+                    raise ValueError(f"{variable}: {exc}") from None
+            checked[policy] = spec
+        return checked
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{ENV_PREFIX}TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR"
+                ) from None
         return value
 
     @field_validator("smtp_url")
@@ -214,6 +286,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'bazaar.db').resolve()}"
+
+    @property
+    def effective_rate_limits(self) -> dict[str, RateLimit | None]:
+        """Every policy's limit (None = switched off): the defaults with the settings over them."""
+        specs = {**DEFAULT_RATE_LIMITS, **self.rate_limits}
+        return {
+            name: None if spec.lower() == RATE_LIMIT_OFF else RateLimit.parse(spec)
+            for name, spec in specs.items()
+        }
 
     @property
     def effective_broker(self) -> str:

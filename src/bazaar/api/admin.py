@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from bazaar.api.problems import ProblemError
+from bazaar.api.problems import FieldError, ProblemError
+from bazaar.api.ratelimits import LOGIN_POLICY, RateLimitPolicies
 from bazaar.api.security import forbidden, optional_principal, unauthenticated
 from bazaar.bootstrap import Container
 from bazaar.contexts.identity import Permission, Principal
@@ -228,3 +230,90 @@ async def list_mail(request: Request, to: str | None = None) -> list[MailView]:
         )
         for m in mails
     ]
+
+
+class RateLimitUsage(BaseModel):
+    remaining: int
+    limit: int
+    reset_at: float
+    limited: bool
+
+
+class RateLimitPolicyView(BaseModel):
+    name: str
+    enabled: bool
+    spec: str
+    algorithm: str | None
+    limit: int | None
+    period_s: float | None
+    failure_mode: str
+    applies_to: str
+    usage: RateLimitUsage | None
+
+
+class RateLimitsView(BaseModel):
+    subject: str
+    shared: bool
+    policies: list[RateLimitPolicyView]
+
+
+@router.get(
+    "/ratelimits",
+    dependencies=[Depends(ops_access(open_in_demo=True))],
+    summary="Rate-limit policies and one subject's standing under each (nothing is charged)",
+)
+async def get_ratelimits(
+    request: Request,
+    user_id: str | None = None,
+    ip: str | None = None,
+    principal: Principal | None = Depends(optional_principal),
+) -> RateLimitsView:
+    """The subject is ``user_id`` (of the caller's tenant), else ``ip``, else the caller."""
+    policies: RateLimitPolicies = request.app.state.rate_limits
+    if user_id is not None:
+        if principal is None:
+            raise ProblemError(
+                422,
+                "validation",
+                "user_id needs a signed-in admin: users are looked up in the caller's tenant.",
+                errors=[FieldError("query.user_id", "needs a signed-in admin")],
+            )
+        if not user_id.isascii() or not user_id.isdigit() or len(user_id) > 19:
+            raise ProblemError(
+                422,
+                "validation",
+                "user_id must be a decimal id.",
+                errors=[FieldError("query.user_id", "must be a decimal id")],
+            )
+        subject = f"user:{principal.tenant_id}:{int(user_id)}"
+    elif ip is not None:
+        try:
+            subject = f"ip:{ipaddress.ip_address(ip)}"
+        except ValueError:
+            raise ProblemError(
+                422,
+                "validation",
+                "ip must be an IPv4 or IPv6 address.",
+                errors=[FieldError("query.ip", "must be an IP address")],
+            ) from None
+    elif principal is not None:
+        subject = f"user:{principal.tenant_id}:{principal.user_id}"
+    else:
+        subject = f"ip:{request.app.state.client_ip.resolve(request.scope)}"
+    views: list[RateLimitPolicyView] = []
+    for row in policies.describe():
+        name = str(row["name"])
+        usage: RateLimitUsage | None = None
+        # Login counts accounts and addresses, never users: a user subject has no standing.
+        if row["enabled"] and not (name == LOGIN_POLICY and subject.startswith("user:")):
+            applied = await policies.peek(name, subject)
+            if applied is not None:
+                decision = applied.decision
+                usage = RateLimitUsage(
+                    remaining=decision.remaining,
+                    limit=decision.limit,
+                    reset_at=decision.reset_at,
+                    limited=decision.remaining < 1,
+                )
+        views.append(RateLimitPolicyView.model_validate({**row, "usage": usage}))
+    return RateLimitsView(subject=subject, shared=policies.shared, policies=views)

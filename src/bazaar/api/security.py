@@ -9,10 +9,12 @@ a known caller without the permission answers 403.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from bazaar.api.client_ip import ClientIpResolver
 from bazaar.api.problems import ProblemError
 from bazaar.contexts.identity import (
     AuthenticationError,
@@ -24,6 +26,7 @@ from bazaar.contexts.identity import (
 
 __all__ = [
     "BEARER_CHALLENGE",
+    "CallerIdentifier",
     "current_principal",
     "forbidden",
     "identity_service",
@@ -34,6 +37,10 @@ __all__ = [
 
 BEARER_CHALLENGE = 'Bearer realm="bazaar"'
 _INVALID_TOKEN_CHALLENGE = 'Bearer realm="bazaar", error="invalid_token"'
+# Where the rate-limit middleware leaves the outcome of authenticating a request, so the
+# route's dependency does not read the database a second time.
+_AUTHENTICATED = "bazaar.authenticated"
+_BEARER_PREFIX = "bearer "
 
 # auto_error=False: these only read the headers (and document the schemes in OpenAPI);
 # the answers to missing or bad credentials are ours, as problem+json.
@@ -78,6 +85,13 @@ async def optional_principal(
     Credentials that were sent but are wrong never fall back to anonymous: a request with a
     bad token is refused even on routes that anonymous callers may use.
     """
+    settled = request.scope.get("state", {}).get(_AUTHENTICATED)
+    if settled is not None:
+        if isinstance(settled, AuthenticationError):
+            raise _authentication_problem(settled) from settled
+        principal_: Principal = settled
+        request.state.principal = principal_
+        return principal_
     try:
         if bearer is not None:
             principal = await service.authenticate_bearer(bearer.credentials)
@@ -111,3 +125,60 @@ def require_permission(permission: Permission) -> Callable[..., Awaitable[Princi
 
     dependency.__name__ = f"require_{permission.name.lower()}"
     return dependency
+
+
+class CallerIdentifier:
+    """Names the subject a request is rate-limited under, authenticating it once.
+
+    An authenticated caller is ``user:<tenant>:<user>`` (its API keys count with it, so
+    minting keys buys no extra quota); anyone else, including a caller whose credentials
+    fail, is ``ip:<client address>`` — unverified credentials must not buy a fresh bucket.
+    The outcome is left in the request's state for ``optional_principal``.
+    """
+
+    def __init__(
+        self, identity: Callable[[], IdentityService], client_ip: ClientIpResolver
+    ) -> None:
+        """Args:
+        identity: returns the identity facade (read per request: tests swap it).
+        client_ip: finds the address of anonymous callers.
+        """
+        self.identity = identity
+        self.client_ip = client_ip
+
+    async def __call__(self, scope: Any) -> str:
+        principal = await self._authenticate(scope)
+        if principal is not None:
+            return f"user:{principal.tenant_id}:{principal.user_id}"
+        return f"ip:{self.client_ip.resolve(scope)}"
+
+    async def _authenticate(self, scope: Any) -> Principal | None:
+        authorization: bytes | None = None
+        api_key: bytes | None = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                authorization = value
+            elif key == b"x-api-key":
+                api_key = value
+        try:
+            if authorization is not None:
+                text = authorization.decode("latin-1")
+                if not text.lower().startswith(_BEARER_PREFIX):
+                    return None  # the route's dependency explains the 401
+                token = text[len(_BEARER_PREFIX) :].strip()
+                if not token:
+                    return None
+                principal = await self.identity().authenticate_bearer(token)
+            elif api_key is not None:
+                principal = await self.identity().authenticate_api_key(api_key.decode("latin-1"))
+            else:
+                return None
+        except AuthenticationError as exc:
+            scope.setdefault("state", {})[_AUTHENTICATED] = exc
+            return None
+        except Exception:
+            # The store failed (pool exhausted, database down): count the request by IP and
+            # let the route's own dependency meet the error and map it (503, not 500).
+            return None
+        scope.setdefault("state", {})[_AUTHENTICATED] = principal
+        return principal

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +34,7 @@ async def running_app(
     *,
     fast_password_hashing: bool = False,
     psp_transport: httpx.AsyncBaseTransport | None = None,
+    before_app: Callable[[Container], None] | None = None,
     **settings: Any,
 ) -> AsyncIterator[AppHarness]:
     """Migrate the database, build the container and app, yield a client; close everything.
@@ -44,6 +45,8 @@ async def running_app(
             of CPU; tests that are not about hashing should not pay it).
         psp_transport: carries the PSP client's requests (an ``httpx.ASGITransport``
             around an in-process simulator); None talks to ``psp_url``.
+        before_app: adjusts the container before the app is built on it (swap an adapter
+            for one in a state a test needs, e.g. a store whose server is down).
         **settings: ``Settings`` fields (``data_dir``, ``database_url``, ``demo``, ...).
     """
     container = await build_container(
@@ -59,6 +62,8 @@ async def running_app(
                 ids=container.ids,
                 passwords=Argon2PasswordHasher(CHEAP_ARGON2),
             )
+        if before_app is not None:
+            before_app(container)
         app = create_app(container)
         # raise_app_exceptions=False: a 500 must reach the test as the problem body the
         # server sends, exactly as a real client would see it.

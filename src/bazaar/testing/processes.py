@@ -24,23 +24,46 @@ def free_port() -> int:
 
 
 class BazaarProcess:
-    """``python -m bazaar up --demo`` on free ports in a data dir; killed if a test fails.
+    """``python -m bazaar up --demo`` (or ``api``) on free ports in a data dir; killed if a
+    test fails.
 
     The environment is cleaned of ``BAZAAR_*`` variables so the developer's settings never
     leak into a test.
     """
 
-    def __init__(self, data_dir: Path, *extra: str, capture: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *extra: str,
+        capture: bool = False,
+        command: str = "up",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Start the process.
+
+        Args:
+            data_dir: the data dir (``--data-dir`` for ``up``, ``BAZAAR_DATA_DIR`` otherwise).
+            *extra: more command-line arguments.
+            capture: keep stdout and stderr in a pipe (read ``process.stdout``).
+            command: ``up`` (with ``--demo`` and a free PSP port) or ``api``.
+            env: ``BAZAAR_*`` settings for the process, on top of a clean environment.
+        """
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BAZAAR_")}
-        command = [
-            sys.executable, "-m", "bazaar", "up", "--demo", "--port", str(self.port),
-            "--data-dir", str(data_dir), "--set", f"psp_port={free_port()}", *extra,
-        ]  # fmt: skip
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("BAZAAR_")}
+        clean.update(env or {})
+        arguments = [sys.executable, "-m", "bazaar", command, "--port", str(self.port)]
+        if command == "up":
+            arguments += [
+                "--demo", "--data-dir", str(data_dir), "--set", f"psp_port={free_port()}",
+            ]  # fmt: skip
+        else:
+            clean["BAZAAR_DATA_DIR"] = str(data_dir)
         output = subprocess.PIPE if capture else subprocess.DEVNULL
         # The command is this interpreter running bazaar itself, never outside input.
-        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+        self.process = subprocess.Popen(  # noqa: S603
+            [*arguments, *extra], env=clean, stdout=output, stderr=subprocess.STDOUT
+        )
 
     def wait_ready(self, within_s: float = 30.0) -> httpx.Response:
         """Poll ``/readyz`` until it answers 200.

@@ -79,7 +79,8 @@ class TestRead:
         assert response.status_code == 200
         assert response.headers["etag"] == f'"{created["id"]}-v1"'
         assert response.headers["cache-control"] == "private, max-age=60"
-        assert response.headers["vary"] == "Authorization, X-API-Key"
+        # Accept-Encoding: the compression middleware's (capabilities §1.7).
+        assert response.headers["vary"] == "Authorization, X-API-Key, Accept-Encoding"
         assert response.json()["stock"] == {"available": 0, "reserved": 0}
 
     @pytest.mark.parametrize("tag", ["{etag}", "W/{etag}", '"other", {etag}', "*"])

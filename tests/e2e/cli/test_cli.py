@@ -47,6 +47,13 @@ class TestConfigShow:
         assert result.exit_code == 2
         assert "breaker.failure_rate" in result.output
 
+    def test_a_bad_rate_limit_policy_exits_2_naming_the_variable(self) -> None:
+        result = runner.invoke(
+            app, ["config", "show", "--set", "rate_limits.default=token_bucket:lots/60"]
+        )
+        assert result.exit_code == 2
+        assert "BAZAAR_RATE_LIMITS__DEFAULT" in result.output
+
     def test_a_malformed_override_exits_2(self) -> None:
         result = runner.invoke(app, ["config", "show", "--set", "no-equals-sign"])
         assert result.exit_code == 2

@@ -109,6 +109,49 @@ class TestSettingsValidation:
             Settings(**parse_overrides(["no_such_setting=1"]))
 
 
+class TestRateLimitSettings:
+    def test_policies_default_to_product_md(self) -> None:
+        limits = Settings().effective_rate_limits
+        assert set(limits) == {"default", "login", "payments"}
+        assert str(limits["login"]) == "fixed_window:5/900"
+
+    def test_a_policy_variable_replaces_its_default(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("BAZAAR_RATE_LIMITS__DEFAULT", "token_bucket:10/60")
+        monkeypatch.setenv("BAZAAR_RATE_LIMITS__PAYMENTS", "off")
+        limits = Settings().effective_rate_limits
+        assert str(limits["default"]) == "token_bucket:10/60"
+        assert limits["payments"] is None
+        assert str(limits["login"]) == "fixed_window:5/900"
+
+    @pytest.mark.parametrize(
+        "spec",
+        ["token_bucket", "token_bucket:10", "bogus:10/60", "token_bucket:0/60",
+         "token_bucket:10/0", "token_bucket:ten/60", "token_bucket:10/-5"],
+    )  # fmt: skip
+    def test_a_bad_policy_string_names_the_variable(
+        self, monkeypatch: pytest.MonkeyPatch, spec: str
+    ) -> None:
+        monkeypatch.setenv("BAZAAR_RATE_LIMITS__DEFAULT", spec)
+        with pytest.raises(ValidationError, match="BAZAAR_RATE_LIMITS__DEFAULT"):
+            Settings()
+
+    def test_an_unknown_policy_is_refused_naming_the_known_ones(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("BAZAAR_RATE_LIMITS__LOGINS", "fixed_window:5/900")
+        with pytest.raises(ValidationError, match=r"BAZAAR_RATE_LIMITS__LOGINS.*default"):
+            Settings()
+
+    def test_trusted_proxies_must_be_addresses_or_networks(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("BAZAAR_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
+        assert Settings().trusted_proxies == ["10.0.0.0/8", "127.0.0.1"]
+        monkeypatch.setenv("BAZAAR_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")
+        with pytest.raises(ValidationError, match=r"proxy\.local"):
+            Settings()
+
+
 class TestOverrides:
     def test_nests_with_dots_and_double_underscores(self) -> None:
         assert parse_overrides(["breaker.cooldown_s=5", "database__pool_size=3", "demo=true"]) == {

@@ -7,6 +7,7 @@ from typing import Any
 
 from bazaar.kernel.breaker import BreakerClosed, BreakerHalfOpened, BreakerOpened, BreakerState
 from bazaar.kernel.observability.metrics import Metrics
+from bazaar.kernel.ratelimit import FailureMode, RequestAdmitted, RequestLimited, StoreFailed
 from bazaar.kernel.resilience import DependencyCalled
 from bazaar.kernel.saga import SagaFinished, SagaStepFailed, SagaStepSucceeded
 from bazaar.kernel.shedding import RequestShed
@@ -31,6 +32,9 @@ class MetricsListener:
             SagaFinished: self._saga_finished,
             SagaStepFailed: self._saga_step_failed,
             SagaStepSucceeded: self._saga_step_succeeded,
+            RequestAdmitted: self._rate_limit_admitted,
+            RequestLimited: self._rate_limit_limited,
+            StoreFailed: self._rate_limit_store_failed,
         }
 
     def on_event(self, event: object) -> None:
@@ -40,6 +44,16 @@ class MetricsListener:
 
     def _shed(self, event: RequestShed) -> None:
         self.metrics.shed_total.labels(event.reason.value).inc()
+
+    def _rate_limit_admitted(self, event: RequestAdmitted) -> None:
+        self.metrics.ratelimit_decisions_total.labels(event.limiter, "allowed").inc()
+
+    def _rate_limit_limited(self, event: RequestLimited) -> None:
+        self.metrics.ratelimit_decisions_total.labels(event.limiter, "limited").inc()
+
+    def _rate_limit_store_failed(self, event: StoreFailed) -> None:
+        result = "failed_open" if event.failure_mode is FailureMode.OPEN else "failed_closed"
+        self.metrics.ratelimit_decisions_total.labels(event.limiter, result).inc()
 
     def _dependency_called(self, event: DependencyCalled) -> None:
         self.metrics.dependency_calls_total.labels(event.dependency, event.outcome.value).inc()

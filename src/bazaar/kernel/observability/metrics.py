@@ -66,6 +66,13 @@ class Metrics:
             ("reason",),
             registry=self.registry,
         )
+        # result: allowed | limited | failed_open | failed_closed (the store was unreachable).
+        self.ratelimit_decisions_total = Counter(
+            "bazaar_ratelimit_decisions_total",
+            "Rate-limit decisions by policy and result.",
+            ("policy", "result"),
+            registry=self.registry,
+        )
 
         # --- messaging (capabilities §6; api.md "Metrics") ---
         self.outbox_pending = Gauge(

@@ -7,6 +7,7 @@ from bazaar.tour.scenarios import (
     breaker,
     bulkhead,
     checkout,
+    compression,
     crash,
     deadline,
     dlq,
@@ -14,9 +15,12 @@ from bazaar.tour.scenarios import (
     http_errors,
     idempotency,
     identity,
+    login_throttle,
     outbox,
     oversell,
+    ratelimit,
     shedding,
+    versioning,
     webhooks,
 )
 
@@ -30,6 +34,7 @@ SCENARIOS: dict[str, Scenario] = {
         idempotency.SCENARIO,
         breaker.SCENARIO,
         bulkhead.SCENARIO,
+        ratelimit.SCENARIO,
         shedding.SCENARIO,
         deadline.SCENARIO,
         outbox.SCENARIO,
@@ -37,9 +42,14 @@ SCENARIOS: dict[str, Scenario] = {
         dlq.DLQ,
         webhooks.SCENARIO,
         etag.SCENARIO,
+        versioning.SCENARIO,
+        compression.SCENARIO,
         checkout.CHECKOUT,
         checkout.COMPENSATION,
         oversell.SCENARIO,
         crash.SCENARIO,
+        # Last: where it cannot send its failed logins from loopback addresses of its own, it
+        # locks the tour's address out of logins for the policy's window (15 min by default).
+        login_throttle.SCENARIO,
     )
 }

@@ -1,4 +1,9 @@
-"""Request and response bodies of the catalog API: one DTO per use, unknown fields refused."""
+"""Request and response bodies of the catalog API: one DTO per use, unknown fields refused.
+
+v1 spells money as a decimal string (``MoneyIn``, ``MoneyPublic``); v2 as integer minor
+units (``MinorMoneyIn``, ``MinorMoneyPublic``). Everything else about a product is the same
+in both versions (docs/api-versioning.md).
+"""
 
 from __future__ import annotations
 
@@ -15,20 +20,28 @@ from pydantic import (
     field_validator,
 )
 
+from bazaar.api.money import MinorMoneyIn as SharedMinorMoneyIn
+from bazaar.api.money import MinorMoneyPublic, MoneyPublic
 from bazaar.api.money import MoneyIn as SharedMoneyIn
-from bazaar.api.money import MoneyPublic
 from bazaar.contexts.catalog.application import MAX_STOCK, ProductDetails
 from bazaar.contexts.catalog.domain import model
 from bazaar.contexts.catalog.domain.model import Product, ProductChanges, ProductStatus, Review
+from bazaar.kernel.money import Money
 
 __all__ = [
     "PRODUCT_FIELDS",
+    "MinorMoneyIn",
+    "MinorMoneyPublic",
     "MoneyIn",
     "MoneyPublic",
     "ProductCreate",
+    "ProductCreateV2",
     "ProductPage",
+    "ProductPageV2",
     "ProductPublic",
+    "ProductPublicV2",
     "ProductUpdate",
+    "ProductUpdateV2",
     "ReviewCreate",
     "ReviewPage",
     "ReviewPublic",
@@ -62,6 +75,13 @@ def _attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
+def _not_null(value: Any) -> Any:
+    # Runs only for values the body holds: null is refused, an absent field is not.
+    if value is None:
+        raise ValueError("must not be null (leave the field out to keep its value)")
+    return value
+
+
 class MoneyIn(SharedMoneyIn):
     """``{"amount": "19.99", "currency": "EUR"}``: from 0 to ``MAX_PRICE``, and no finer than
     the currency's minor unit (2 decimals for EUR, none for JPY, 3 for KWD)."""
@@ -70,10 +90,33 @@ class MoneyIn(SharedMoneyIn):
     maximum: ClassVar[Decimal] = model.MAX_PRICE
 
 
-class ProductCreate(_Request):
+class MinorMoneyIn(SharedMinorMoneyIn):
+    """``{"amount_minor": 1999, "currency": "EUR"}``: from 0 to ``MAX_PRICE`` in minor units
+    (100000000 for EUR, 1000000 for JPY); ``exponent`` optional, checked when sent."""
+
+    allow_zero: ClassVar[bool] = True
+    maximum: ClassVar[Decimal] = model.MAX_PRICE
+
+
+def _changes(body: BaseModel, price: Money | None, status: str | None) -> ProductChanges:
+    """The changes a PATCH body asks for: the fields it holds, and only those."""
+    given = body.model_fields_set
+    kwargs: dict[str, Any] = {}
+    for name in ("name", "description", "category", "attributes"):
+        if name in given:
+            kwargs[name] = getattr(body, name)
+    if price is not None:
+        kwargs["price"] = price
+    if status is not None:
+        kwargs["status"] = ProductStatus(status)
+    return ProductChanges(**kwargs)
+
+
+class _ProductFields(_Request):
+    """What a new product says besides its price (each version spells the price its way)."""
+
     name: Name = Field(examples=["Cast Iron Pan"])
     description: Description | None = None
-    price: MoneyIn
     category: Category = Field(examples=["kitchen"])
     attributes: dict[str, Any] = Field(
         default_factory=dict,
@@ -86,37 +129,48 @@ class ProductCreate(_Request):
     _check_attributes = field_validator("attributes")(_attributes)
 
 
-class ProductUpdate(_Request):
+class ProductCreate(_ProductFields):
+    price: MoneyIn
+
+
+class ProductCreateV2(_ProductFields):
+    """``ProductCreate`` with the price in minor units."""
+
+    price: MinorMoneyIn
+
+
+class _ProductChangeFields(_Request):
     """Fields left out stay as they are; ``description: null`` removes the description."""
 
     name: Name | None = None
     description: Description | None = None
-    price: MoneyIn | None = None
     category: Category | None = None
     attributes: dict[str, Any] | None = None
     status: Literal["active", "draft", "archived"] | None = None
 
     _check_attributes = field_validator("attributes")(_attributes)
+    # ``price`` is declared by each version's subclass: checked there too.
+    _check_not_null = field_validator(
+        "name", "price", "category", "attributes", "status", check_fields=False
+    )(_not_null)
 
-    @field_validator("name", "price", "category", "attributes", "status")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Runs only for values the body holds: null is refused, an absent field is not.
-        if value is None:
-            raise ValueError("must not be null (leave the field out to keep its value)")
-        return value
+
+class ProductUpdate(_ProductChangeFields):
+    """Fields left out stay as they are; ``description: null`` removes the description."""
+
+    price: MoneyIn | None = None
 
     def changes(self) -> ProductChanges:
-        given = self.model_fields_set
-        kwargs: dict[str, Any] = {}
-        for name in ("name", "description", "category", "attributes"):
-            if name in given:
-                kwargs[name] = getattr(self, name)
-        if self.price is not None:
-            kwargs["price"] = self.price.money()
-        if self.status is not None:
-            kwargs["status"] = ProductStatus(self.status)
-        return ProductChanges(**kwargs)
+        return _changes(self, None if self.price is None else self.price.money(), self.status)
+
+
+class ProductUpdateV2(_ProductChangeFields):
+    """``ProductUpdate`` with the price in minor units."""
+
+    price: MinorMoneyIn | None = None
+
+    def changes(self) -> ProductChanges:
+        return _changes(self, None if self.price is None else self.price.money(), self.status)
 
 
 class StockUpdate(_Request):
@@ -149,33 +203,63 @@ class ProductPublic(_Response):
 
     @classmethod
     def of(cls, details: ProductDetails) -> ProductPublic:
-        product: Product = details.product
-        stock = details.stock
-        return cls(
-            id=str(product.id),
-            tenant_id=str(product.tenant_id),
-            name=product.name,
-            description=product.description,
-            price=MoneyPublic.of(product.price),
-            category=product.category,
-            attributes=dict(product.attributes),
-            status=product.status.value,
-            version=product.version,
-            created_at=product.created_at,
-            updated_at=product.updated_at,
-            stock=StockPublic(
-                available=0 if stock is None else stock.available,
-                reserved=0 if stock is None else stock.reserved,
-            ),
-        )
+        return cls(**_product_fields(details), price=MoneyPublic.of(details.product.price))
 
 
-# The names ``?fields=`` may pick (capabilities §1.11).
+class ProductPublicV2(_Response):
+    """``ProductPublic`` with the price in minor units; the same fields in the same order."""
+
+    id: str
+    tenant_id: str
+    name: str
+    description: str | None
+    price: MinorMoneyPublic
+    category: str
+    attributes: dict[str, Any]
+    status: Literal["active", "draft", "archived"]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    stock: StockPublic
+
+    @classmethod
+    def of(cls, details: ProductDetails) -> ProductPublicV2:
+        return cls(**_product_fields(details), price=MinorMoneyPublic.of(details.product.price))
+
+
+def _product_fields(details: ProductDetails) -> dict[str, Any]:
+    """Every field of a public product but its price (the one field whose shape differs)."""
+    product: Product = details.product
+    stock = details.stock
+    return {
+        "id": str(product.id),
+        "tenant_id": str(product.tenant_id),
+        "name": product.name,
+        "description": product.description,
+        "category": product.category,
+        "attributes": dict(product.attributes),
+        "status": product.status.value,
+        "version": product.version,
+        "created_at": product.created_at,
+        "updated_at": product.updated_at,
+        "stock": StockPublic(
+            available=0 if stock is None else stock.available,
+            reserved=0 if stock is None else stock.reserved,
+        ),
+    }
+
+
+# The names ``?fields=`` may pick (capabilities §1.11), the same in v1 and v2.
 PRODUCT_FIELDS: tuple[str, ...] = tuple(ProductPublic.model_fields)
 
 
 class ProductPage(_Response):
     items: list[ProductPublic]
+    next_cursor: str | None
+
+
+class ProductPageV2(_Response):
+    items: list[ProductPublicV2]
     next_cursor: str | None
 
 

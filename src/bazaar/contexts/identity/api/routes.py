@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from starlette.responses import Response
 
+from bazaar.api.client_ip import ClientIpResolver
+from bazaar.api.login_throttle import LoginThrottle
 from bazaar.api.problems import ProblemError
 from bazaar.api.responses import ORJSONResponse
 from bazaar.api.security import (
@@ -107,13 +109,32 @@ async def register(
     return ORJSONResponse(_user(user), status_code=201)
 
 
-@router.post("/auth/login", response_model=schemas.TokenPairPublic, responses=_PROBLEMS)
-async def login(body: schemas.LoginRequest, service: Service) -> Response:
-    """Exchange credentials for an access and a refresh token; every failure is one 401."""
-    with identity_errors():
-        pair = await service.login(
-            tenant_id=_tenant_id(body.tenant_id), email=body.email, password=body.password
-        )
+@router.post(
+    "/auth/login",
+    response_model=schemas.TokenPairPublic,
+    responses={**_PROBLEMS, 429: {"description": "problem+json: too many failed logins"}},
+)
+async def login(body: schemas.LoginRequest, service: Service, request: Request) -> Response:
+    """Exchange credentials for an access and a refresh token; every failure is one 401.
+
+    Failed attempts are throttled per account and per IP (429 with ``Retry-After``), and
+    during a lockout the right password is refused too.
+    """
+    tenant_id = _tenant_id(body.tenant_id)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    client_ip: ClientIpResolver = request.app.state.client_ip
+    attempt = await throttle.admit(
+        tenant_id=tenant_id, email=body.email, ip=client_ip.resolve(request.scope)
+    )
+    try:
+        with identity_errors():
+            pair = await service.login(
+                tenant_id=tenant_id, email=body.email, password=body.password
+            )
+    except ProblemError:
+        await attempt.failed()
+        raise
+    await attempt.succeeded()
     return _pair(pair)
 
 
