@@ -39,7 +39,14 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "default": "token_bucket:6000/60",
     "login": "fixed_window:5/900",
     "payments": "token_bucket:600/60",
+    # Tenant plan tiers (capabilities §3.3's example): one allowance shared by every user of
+    # a tenant the operator put on the plan; tenants on no plan have only the limits above.
+    "plan_free": "sliding_window:100/3600",
+    "plan_pro": "sliding_window:5000/3600",
 }
+# More tiers are policies named plan_<plan> (<plan> as a tenant's plan is spelled).
+PLAN_POLICY_PREFIX = "plan_"
+_PLAN_POLICY = re.compile(r"plan_[a-z][a-z0-9_]{0,31}")
 RATE_LIMIT_OFF = "off"
 # Settings whose value may instead come from a file named by ``BAZAAR_<NAME>_FILE``
 # (Docker/Kubernetes secrets are mounted as files, never as environment variables).
@@ -239,10 +246,10 @@ class Settings(BaseSettings):
         for name, spec in value.items():
             policy = name.lower()
             variable = f"{ENV_PREFIX}RATE_LIMITS__{policy.upper()}"
-            if policy not in DEFAULT_RATE_LIMITS:
+            if policy not in DEFAULT_RATE_LIMITS and not _PLAN_POLICY.fullmatch(policy):
                 raise ValueError(
                     f"{variable}: unknown rate-limit policy {policy!r}; "
-                    f"known: {', '.join(sorted(DEFAULT_RATE_LIMITS))}"
+                    f"known: {', '.join(sorted(DEFAULT_RATE_LIMITS))}, or plan_<plan>"
                 )
             spec = spec.strip()
             if spec.lower() != RATE_LIMIT_OFF:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bazaar.api.problems import FieldError, ProblemError
-from bazaar.api.ratelimits import LOGIN_POLICY, RateLimitPolicies
+from bazaar.api.ratelimits import LOGIN_POLICY, PLAN_POLICY_PREFIX, RateLimitPolicies
 from bazaar.api.security import forbidden, optional_principal, unauthenticated
 from bazaar.bootstrap import Container
 from bazaar.contexts.identity import Permission, Principal
@@ -304,9 +304,9 @@ async def get_ratelimits(
     for row in policies.describe():
         name = str(row["name"])
         usage: RateLimitUsage | None = None
-        # Login counts accounts and addresses, never users: a user subject has no standing.
-        if row["enabled"] and not (name == LOGIN_POLICY and subject.startswith("user:")):
-            applied = await policies.peek(name, subject)
+        standing_of = _standing_subject(name, subject)
+        if row["enabled"] and standing_of is not None:
+            applied = await policies.peek(name, standing_of)
             if applied is not None:
                 decision = applied.decision
                 usage = RateLimitUsage(
@@ -317,3 +317,15 @@ async def get_ratelimits(
                 )
         views.append(RateLimitPolicyView.model_validate({**row, "usage": usage}))
     return RateLimitsView(subject=subject, shared=policies.shared, policies=views)
+
+
+def _standing_subject(policy: str, subject: str) -> str | None:
+    """Under which key ``subject`` is counted by ``policy``, if it is counted at all."""
+    kind, _, rest = subject.partition(":")
+    if policy.startswith(PLAN_POLICY_PREFIX):
+        # Plans count the whole tenant; an address belongs to no tenant.
+        return f"tenant:{rest.split(':', 1)[0]}" if kind == "user" else None
+    if policy == LOGIN_POLICY:
+        # Login counts accounts and addresses, never users: a user has no standing there.
+        return subject if kind == "ip" else None
+    return subject

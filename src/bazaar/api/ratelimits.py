@@ -4,11 +4,13 @@ Policies (product.md "Settings"), each ``<algorithm>:<limit>/<seconds>`` or ``of
 
 * ``default`` — every ``/api/*`` request, per user (or API key owner), per IP when anonymous;
 * ``payments`` — ``POST /api/v1/payments…`` per user, on top of ``default``;
-* ``login`` — failed logins per account and per IP (``LoginThrottle``).
+* ``login`` — failed logins per account and per IP (``LoginThrottle``);
+* ``plan_<plan>`` — every ``/api/*`` request of a tenant on that plan, one allowance shared
+  by all its users (tenant plan tiers; the operator sets a tenant's plan).
 
-A store failure fails *open* for ``default`` and ``payments`` (refusing all traffic because
-Redis blinked would turn a cache outage into a full outage) and *closed* for ``login``
-(letting guesses through unlimited is what the limit exists to prevent).
+A store failure fails *open* for ``default``, ``payments`` and the plans (refusing all
+traffic because Redis blinked would turn a cache outage into a full outage) and *closed*
+for ``login`` (letting guesses through unlimited is what the limit exists to prevent).
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ __all__ = [
     "DEFAULT_POLICY",
     "LOGIN_POLICY",
     "PAYMENTS_POLICY",
+    "PLAN_POLICY_PREFIX",
     "AppliedLimit",
+    "Caller",
     "RateLimitLogListener",
     "RateLimitPolicies",
     "rate_limit_headers",
@@ -45,6 +49,7 @@ __all__ = [
 DEFAULT_POLICY = "default"
 LOGIN_POLICY = "login"
 PAYMENTS_POLICY = "payments"
+PLAN_POLICY_PREFIX = "plan_"
 
 _FAILURE_MODES: Mapping[str, FailureMode] = {
     DEFAULT_POLICY: FailureMode.OPEN,
@@ -78,6 +83,24 @@ class RateLimitLogListener:
             )
         if self.then is not None:
             self.then.on_event(event)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request is counted as: ``subject`` (``user:<tenant>:<user>`` or ``ip:<addr>``)
+    and, for an authenticated caller, its tenant and the tenant's plan."""
+
+    subject: str
+    tenant_id: int | None = None
+    plan: str | None = None
+
+    @property
+    def plan_policy(self) -> str | None:
+        return None if self.plan is None else PLAN_POLICY_PREFIX + self.plan
+
+    @property
+    def tenant_subject(self) -> str | None:
+        return None if self.tenant_id is None else f"tenant:{self.tenant_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +149,11 @@ class RateLimitPolicies:
             if limit is not None
         }
 
+    @property
+    def has_plans(self) -> bool:
+        """Whether any plan tier is enabled (else a caller's plan needs no look)."""
+        return any(name.startswith(PLAN_POLICY_PREFIX) for name in self._limiters)
+
     def limiter(self, policy: str) -> RateLimiter | None:
         """The policy's limiter, or None when the policy is off."""
         return self._limiters.get(policy)
@@ -165,10 +193,15 @@ class RateLimitPolicies:
                     "limit": limit.limit if limit is not None else None,
                     "period_s": limit.period_s if limit is not None else None,
                     "failure_mode": _FAILURE_MODES.get(name, FailureMode.OPEN).value,
-                    "applies_to": _SCOPES.get(name, ""),
+                    "applies_to": _SCOPES.get(name, _plan_scope(name)),
                 }
             )
         return rows
+
+
+def _plan_scope(policy: str) -> str:
+    plan = policy.removeprefix(PLAN_POLICY_PREFIX)
+    return f"every /api/* request of a tenant on plan {plan!r}, shared by its users"
 
 
 def _key(policy: str, subject: str) -> str:

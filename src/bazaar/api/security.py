@@ -16,6 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from bazaar.api.client_ip import ClientIpResolver
 from bazaar.api.problems import ProblemError
+from bazaar.api.ratelimits import Caller
 from bazaar.contexts.identity import (
     AuthenticationError,
     IdentityService,
@@ -128,7 +129,7 @@ def require_permission(permission: Permission) -> Callable[..., Awaitable[Princi
 
 
 class CallerIdentifier:
-    """Names the subject a request is rate-limited under, authenticating it once.
+    """Names who a request is rate-limited as, authenticating it once.
 
     An authenticated caller is ``user:<tenant>:<user>`` (its API keys count with it, so
     minting keys buys no extra quota); anyone else, including a caller whose credentials
@@ -146,11 +147,15 @@ class CallerIdentifier:
         self.identity = identity
         self.client_ip = client_ip
 
-    async def __call__(self, scope: Any) -> str:
+    async def __call__(self, scope: Any) -> Caller:
         principal = await self._authenticate(scope)
         if principal is not None:
-            return f"user:{principal.tenant_id}:{principal.user_id}"
-        return f"ip:{self.client_ip.resolve(scope)}"
+            return Caller(
+                f"user:{principal.tenant_id}:{principal.user_id}",
+                tenant_id=principal.tenant_id,
+                plan=principal.plan,
+            )
+        return Caller(f"ip:{self.client_ip.resolve(scope)}")
 
     async def _authenticate(self, scope: Any) -> Principal | None:
         authorization: bytes | None = None

@@ -68,6 +68,19 @@ class TestDefaultPolicy:
             clock.advance(int(refused.headers["retry-after"]))
             assert (await app.client.get("/api/v1/me", headers=bearer(alice))).is_success
 
+    async def test_a_leaky_bucket_policy_queues_requests_at_its_drain_rate(
+        self, open_app: AppFactory, clock: ManualClock
+    ) -> None:
+        async with open_app(rate_limits={"default": "leaky_bucket:3/3"}) as app:
+            clock.sleeps.clear()
+            statuses = [
+                (await app.client.get("/api/v1/products?tenant_id=1")).status_code for _ in range(2)
+            ]
+            assert 429 not in statuses
+            # Back to back, the second request waited one drain interval (3 s / 3) in the
+            # queue: the app saw them a second apart.
+            assert [round(s, 6) for s in clock.sleeps if s > 0] == [1.0]
+
     async def test_anonymous_callers_are_counted_by_address(self, open_app: AppFactory) -> None:
         async with open_app(rate_limits={"default": "fixed_window:3/60"}) as app:
             statuses = [
@@ -143,7 +156,9 @@ class TestAdminView:
             assert view["subject"].startswith("user:")
             assert view["shared"] is False
             policies = {row["name"]: row for row in view["policies"]}
-            assert set(policies) == {"default", "login", "payments"}
+            assert set(policies) == {"default", "login", "payments", "plan_free", "plan_pro"}
+            # The tenant is on no plan: its standing under a plan is untouched.
+            assert policies["plan_free"]["usage"]["remaining"] == 100
             assert policies["default"]["spec"] == "token_bucket:10/60"
             assert policies["login"]["failure_mode"] == "closed"
             # Three reads and the view itself were charged (it is an /api request too); the

@@ -112,7 +112,8 @@ class TestSettingsValidation:
 class TestRateLimitSettings:
     def test_policies_default_to_product_md(self) -> None:
         limits = Settings().effective_rate_limits
-        assert set(limits) == {"default", "login", "payments"}
+        assert set(limits) == {"default", "login", "payments", "plan_free", "plan_pro"}
+        assert str(limits["plan_free"]) == "sliding_window:100/3600"
         assert str(limits["login"]) == "fixed_window:5/900"
 
     def test_a_policy_variable_replaces_its_default(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,6 +141,15 @@ class TestRateLimitSettings:
     ) -> None:
         monkeypatch.setenv("BAZAAR_RATE_LIMITS__LOGINS", "fixed_window:5/900")
         with pytest.raises(ValidationError, match=r"BAZAAR_RATE_LIMITS__LOGINS.*default"):
+            Settings()
+
+    def test_plan_tiers_are_policies_named_after_their_plan(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("BAZAAR_RATE_LIMITS__PLAN_ENTERPRISE", "token_bucket:100000/3600")
+        assert str(Settings().effective_rate_limits["plan_enterprise"]).startswith("token_")
+        monkeypatch.setenv("BAZAAR_RATE_LIMITS__PLAN_", "token_bucket:1/1")
+        with pytest.raises(ValidationError, match="BAZAAR_RATE_LIMITS__PLAN_"):
             Settings()
 
     def test_trusted_proxies_must_be_addresses_or_networks(

@@ -1,7 +1,8 @@
 """Rate limiting before the handler runs (capabilities §3.3): 429 with the limit headers.
 
 Every ``/api/*`` request is charged to the ``default`` policy under its subject (the
-authenticated user, else the client IP); payment writes are also charged to ``payments``.
+authenticated user, else the client IP); payment writes are also charged to ``payments``;
+a request of a tenant on a plan is also charged to ``plan_<plan>`` under the tenant.
 Admitted responses carry the limit headers; a refused request never reaches the app.
 """
 
@@ -14,6 +15,7 @@ from bazaar.api.ratelimits import (
     DEFAULT_POLICY,
     PAYMENTS_POLICY,
     AppliedLimit,
+    Caller,
     RateLimitPolicies,
     rate_limit_headers,
     retry_after_seconds,
@@ -21,8 +23,8 @@ from bazaar.api.ratelimits import (
 
 __all__ = ["RateLimitMiddleware", "SubjectResolver"]
 
-# The subject a request is counted under: "user:<tenant>:<id>" or "ip:<address>".
-SubjectResolver = Callable[[Scope], Awaitable[str]]
+# Who a request is counted as (runs once per API request).
+SubjectResolver = Callable[[Scope], Awaitable[Caller]]
 
 _API_PREFIX = "/api/"
 _PAYMENTS_PREFIX = "/api/v1/payments"
@@ -43,22 +45,30 @@ class RateLimitMiddleware:
         self.policies = policies
         self.subject = subject
 
-    def _policies_for(self, scope: Scope) -> tuple[str, ...]:
+    def _charges(self, scope: Scope, caller: Caller) -> list[tuple[str, str]]:
+        """(policy, subject) pairs this request is charged to, in order."""
+        charges = [(DEFAULT_POLICY, caller.subject)]
         if scope["method"] == "POST" and scope["path"].startswith(_PAYMENTS_PREFIX):
-            return (DEFAULT_POLICY, PAYMENTS_POLICY)
-        return (DEFAULT_POLICY,)
+            charges.append((PAYMENTS_POLICY, caller.subject))
+        plan_policy, tenant = caller.plan_policy, caller.tenant_subject
+        if plan_policy is not None and tenant is not None:
+            charges.append((plan_policy, tenant))
+        return charges
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(_API_PREFIX):
             await self.app(scope, receive, send)
             return
-        policies = self._policies_for(scope)
-        if not any(self.policies.limiter(name) for name in policies):
+        if not (
+            self.policies.limiter(DEFAULT_POLICY)
+            or self.policies.limiter(PAYMENTS_POLICY)
+            or self.policies.has_plans
+        ):
             await self.app(scope, receive, send)
             return
-        subject = await self.subject(scope)
+        caller = await self.subject(scope)
         applied: list[AppliedLimit] = []
-        for name in policies:
+        for name, subject in self._charges(scope, caller):
             item = await self.policies.decide(name, subject)
             if item is None:
                 continue

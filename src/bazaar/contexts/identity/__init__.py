@@ -8,7 +8,12 @@ errors that the service raises.
 from __future__ import annotations
 
 from bazaar.contexts.identity.application.service import IdentityService
-from bazaar.contexts.identity.application.views import IssuedApiKey, TenantView, UserView
+from bazaar.contexts.identity.application.views import (
+    IssuedApiKey,
+    TenantPlanView,
+    TenantView,
+    UserView,
+)
 from bazaar.contexts.identity.domain.access import (
     ROLE_PERMISSIONS,
     AuthMethod,
@@ -28,6 +33,7 @@ from bazaar.contexts.identity.domain.errors import (
     InvalidEmailError,
     InvalidInputError,
     InvalidNameError,
+    InvalidPlanError,
     InvalidScopeError,
     OperatorKeyInvalidError,
     PasswordPolicyError,
@@ -47,6 +53,7 @@ from bazaar.contexts.identity.domain.events import (
     IdentityEvent,
     RefreshTokenReuseDetected,
     TenantCreated,
+    TenantPlanChanged,
     UserLoggedIn,
     UserLoggedOut,
     UserRegistered,
@@ -70,6 +77,7 @@ __all__ = [
     "InvalidEmailError",
     "InvalidInputError",
     "InvalidNameError",
+    "InvalidPlanError",
     "InvalidScopeError",
     "IssuedApiKey",
     "OperatorKeyInvalidError",
@@ -86,6 +94,8 @@ __all__ = [
     "TenantCreationDisabledError",
     "TenantCreationPolicy",
     "TenantNotFoundError",
+    "TenantPlanChanged",
+    "TenantPlanView",
     "TenantView",
     "TokenInvalidError",
     "TokenPair",

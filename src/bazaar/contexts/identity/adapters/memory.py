@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -52,6 +52,13 @@ class _Tenants:
 
     async def exists(self, tenant_id: int) -> bool:
         return tenant_id in self.state.tenants
+
+    async def set_plan(self, tenant_id: int, plan: str | None) -> Tenant | None:
+        tenant = self.state.tenants.get(tenant_id)
+        if tenant is None:
+            return None
+        updated = self.state.tenants[tenant_id] = replace(tenant, plan=plan)
+        return updated
 
 
 class _Users:
@@ -207,6 +214,10 @@ class InMemoryIdentityReadModel:
         user = self._store.users.get(user_id)
         return user if user is not None and user.tenant_id == tenant_id else None
 
+    def _plan(self, tenant_id: int) -> str | None:
+        tenant = self._store.tenants.get(tenant_id)
+        return None if tenant is None else tenant.plan
+
     async def login_candidate(self, tenant_id: int, email: str) -> LoginCandidate | None:
         for user in self._store.users.values():
             if user.tenant_id == tenant_id and user.email == email:
@@ -220,7 +231,7 @@ class InMemoryIdentityReadModel:
         if user is None:
             return None
         revoked = (tenant_id, token_id) in self._store.revoked_tokens
-        return BearerSubject(user=_view(user), token_revoked=revoked)
+        return BearerSubject(user=_view(user), token_revoked=revoked, plan=self._plan(tenant_id))
 
     async def api_key(self, prefix: str) -> ApiKeyRecord | None:
         for key in self._store.api_keys.values():
@@ -232,6 +243,7 @@ class InMemoryIdentityReadModel:
                     key_hash=key.key_hash,
                     scopes=frozenset(s.value for s in key.scopes),
                     revoked=key.revoked_at is not None,
+                    plan=self._plan(key.tenant_id),
                 )
         return None
 

@@ -8,7 +8,12 @@ from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bazaar.contexts.identity.adapters.tables import api_keys, revoked_access_tokens, users
+from bazaar.contexts.identity.adapters.tables import (
+    api_keys,
+    revoked_access_tokens,
+    tenants,
+    users,
+)
 from bazaar.contexts.identity.application.queries import (
     ApiKeyRecord,
     BearerSubject,
@@ -49,8 +54,12 @@ class SqlIdentityReadModel:
             )
             .label("revoked")
         )
-        self._bearer = select(*user_columns, revoked).where(
-            users.c.tenant_id == bindparam("tenant_id"), users.c.id == bindparam("user_id")
+        # The tenant's plan rides along (a primary-key join): the rate limiter needs it
+        # on every request, and a second query would double authentication's cost.
+        self._bearer = (
+            select(*user_columns, revoked, tenants.c.plan)
+            .join(tenants, tenants.c.id == users.c.tenant_id)
+            .where(users.c.tenant_id == bindparam("tenant_id"), users.c.id == bindparam("user_id"))
         )
         self._user = select(*user_columns).where(
             users.c.tenant_id == bindparam("tenant_id"), users.c.id == bindparam("user_id")
@@ -62,11 +71,13 @@ class SqlIdentityReadModel:
                 api_keys.c.scopes,
                 api_keys.c.revoked_at,
                 *user_columns,
+                tenants.c.plan,
             )
             .join(
                 users,
                 and_(users.c.id == api_keys.c.user_id, users.c.tenant_id == api_keys.c.tenant_id),
             )
+            .join(tenants, tenants.c.id == users.c.tenant_id)
             .where(api_keys.c.prefix == bindparam("prefix"))
         )
 
@@ -92,7 +103,7 @@ class SqlIdentityReadModel:
         row = await self._first(self._bearer, params)
         if row is None:
             return None
-        return BearerSubject(user=_user_view(row), token_revoked=bool(row.revoked))
+        return BearerSubject(user=_user_view(row), token_revoked=bool(row.revoked), plan=row.plan)
 
     async def api_key(self, prefix: str) -> ApiKeyRecord | None:
         row = await self._first(self._api_key, {"prefix": prefix})
@@ -104,6 +115,7 @@ class SqlIdentityReadModel:
             key_hash=row.key_hash,
             scopes=frozenset(row.scopes),
             revoked=row.revoked_at is not None,
+            plan=row.plan,
         )
 
     async def user(self, tenant_id: int, user_id: int) -> UserView | None:

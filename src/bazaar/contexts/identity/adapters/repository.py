@@ -62,6 +62,18 @@ class SqlTenantRepository:
         query = select(exists().where(tenants.c.id == tenant_id))
         return bool((await self._session.execute(query)).scalar())
 
+    async def set_plan(self, tenant_id: int, plan: str | None) -> Tenant | None:
+        statement = (
+            update(tenants)
+            .where(tenants.c.id == tenant_id)
+            .values(plan=plan)
+            .returning(tenants.c.id, tenants.c.name, tenants.c.created_at, tenants.c.plan)
+        )
+        row = (await self._session.execute(statement)).first()
+        if row is None:
+            return None
+        return Tenant(id=row.id, name=row.name, created_at=row.created_at, plan=row.plan)
+
 
 class SqlUserRepository:
     """Repository pattern over ``users``; every lookup is by (tenant_id, ...)."""

@@ -39,6 +39,7 @@ tenants = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("name", String(100), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("plan", String(32), nullable=True),
 )
 
 users = Table(

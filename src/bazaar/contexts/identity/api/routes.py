@@ -19,10 +19,11 @@ from bazaar.api.security import (
     unauthenticated,
 )
 from bazaar.contexts.identity.api import schemas
-from bazaar.contexts.identity.api.problems import identity_errors
+from bazaar.contexts.identity.api.problems import identity_errors, identity_problem
 from bazaar.contexts.identity.application.service import IdentityService
 from bazaar.contexts.identity.application.views import UserView
 from bazaar.contexts.identity.domain.access import Permission, Principal, Role
+from bazaar.contexts.identity.domain.errors import IdentityError, TenantNotFoundError
 from bazaar.contexts.identity.domain.model import TokenPair
 from bazaar.kernel.ids import MAX_SNOWFLAKE_ID
 
@@ -84,6 +85,35 @@ async def create_tenant(
         id=str(tenant.id), name=tenant.name, admin_user_id=str(tenant.admin_user_id)
     )
     return ORJSONResponse(public.model_dump(mode="json"), status_code=201)
+
+
+@router.put(
+    "/tenants/{tenant_id}/plan",
+    response_model=schemas.TenantPlanPublic,
+    responses={**_PROBLEMS, 404: {"description": "problem+json: no such tenant"}},
+)
+async def change_tenant_plan(
+    tenant_id: str,
+    body: schemas.TenantPlanUpdate,
+    service: Service,
+    operator_key: Annotated[str | None, Header(alias="X-Operator-Key")] = None,
+) -> Response:
+    """Put a tenant on a rate-limit plan (``plan_<plan>`` policy, shared by all its users).
+
+    The platform operator's call, like creating a tenant: open in demo mode, else it needs
+    the operator key.
+    """
+    try:
+        tenant = await service.change_tenant_plan(
+            tenant_id=_tenant_id(tenant_id), plan=body.plan, operator_key=operator_key
+        )
+    except TenantNotFoundError as exc:
+        # The tenant is this route's resource: unknown is 404 (elsewhere it is a bad field).
+        raise ProblemError(404, "not-found", "No such tenant.") from exc
+    except IdentityError as exc:
+        raise identity_problem(exc) from exc
+    public = schemas.TenantPlanPublic(id=str(tenant.id), name=tenant.name, plan=tenant.plan)
+    return ORJSONResponse(public.model_dump(mode="json"))
 
 
 @router.post(

@@ -71,6 +71,20 @@ class TenantPublic(_Response):
     admin_user_id: str
 
 
+class TenantPlanUpdate(_Request):
+    plan: str | None = Field(
+        description="A plan name (its limit is the `plan_<plan>` rate-limit policy), "
+        "or null to take the tenant off every plan.",
+        examples=["pro"],
+    )
+
+
+class TenantPlanPublic(_Response):
+    id: str
+    name: str
+    plan: str | None
+
+
 class UserRegister(_Request):
     tenant_id: IdText
     email: Email

@@ -13,13 +13,19 @@ from datetime import UTC, datetime
 from bazaar.contexts.identity.application.ports import IdGenerator, PasswordHasher, TokenCodec
 from bazaar.contexts.identity.application.queries import IdentityReadModel
 from bazaar.contexts.identity.application.unit_of_work import IdentityUnitOfWork
-from bazaar.contexts.identity.application.views import IssuedApiKey, TenantView, UserView
+from bazaar.contexts.identity.application.views import (
+    IssuedApiKey,
+    TenantPlanView,
+    TenantView,
+    UserView,
+)
 from bazaar.contexts.identity.domain import commands as cmds
 from bazaar.contexts.identity.domain import events
 from bazaar.contexts.identity.domain.access import Permission, Role, authorize_role_grant
 from bazaar.contexts.identity.domain.credentials import (
     check_name,
     check_password_policy,
+    check_plan,
     hash_secret,
     new_api_key,
     normalize_email,
@@ -35,6 +41,7 @@ from bazaar.kernel.clock import Clock
 
 __all__ = [
     "IdentityDependencies",
+    "change_tenant_plan",
     "create_api_key",
     "create_tenant",
     "register_user",
@@ -89,6 +96,30 @@ async def create_tenant(
         )
         await uow.commit()
     return TenantView(id=tenant.id, name=name, admin_user_id=admin.id)
+
+
+async def change_tenant_plan(
+    cmd: cmds.ChangeTenantPlan, uow: IdentityUnitOfWork, deps: IdentityDependencies
+) -> TenantPlanView:
+    """Put a tenant on a rate-limit plan (None: off every plan). The caller checked the
+    operator's right to do so.
+
+    Raises:
+        InvalidPlanError: the plan name is malformed.
+        TenantNotFoundError: no such tenant.
+    """
+    plan = check_plan(cmd.plan)
+    async with uow:
+        tenant = await uow.tenants.set_plan(cmd.tenant_id, plan)
+        if tenant is None:
+            raise TenantNotFoundError(cmd.tenant_id)
+        uow.events.append(
+            events.TenantPlanChanged(
+                id=deps.ids.next_id(), occurred_at=deps.now(), tenant_id=tenant.id, plan=plan
+            )
+        )
+        await uow.commit()
+    return TenantPlanView(id=tenant.id, name=tenant.name, plan=plan)
 
 
 async def register_user(

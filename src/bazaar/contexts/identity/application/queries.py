@@ -46,6 +46,7 @@ class BearerSubject:
 
     user: UserView
     token_revoked: bool
+    plan: str | None = None  # the tenant's
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class ApiKeyRecord:
     key_hash: str = field(repr=False)
     scopes: frozenset[str]
     revoked: bool
+    plan: str | None = None  # the owner's tenant's
 
 
 class IdentityReadModel(Protocol):
@@ -98,6 +100,7 @@ async def authenticate_bearer(
         method=AuthMethod.BEARER,
         token_id=claims.token_id,
         token_expires_at=claims.expires_at,
+        plan=subject.plan,
     )
 
 
@@ -123,6 +126,7 @@ async def authenticate_api_key(key: str, reads: IdentityReadModel) -> Principal:
         method=AuthMethod.API_KEY,
         scopes=frozenset(Permission(s) for s in record.scopes if s in known),
         api_key_id=record.id,
+        plan=record.plan,
     )
 
 

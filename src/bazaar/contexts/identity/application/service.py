@@ -15,7 +15,12 @@ from bazaar.contexts.identity.application.ports import (
 )
 from bazaar.contexts.identity.application.queries import IdentityReadModel
 from bazaar.contexts.identity.application.unit_of_work import IdentityUnitOfWork
-from bazaar.contexts.identity.application.views import IssuedApiKey, TenantView, UserView
+from bazaar.contexts.identity.application.views import (
+    IssuedApiKey,
+    TenantPlanView,
+    TenantView,
+    UserView,
+)
 from bazaar.contexts.identity.domain import commands as cmds
 from bazaar.contexts.identity.domain.access import Principal, Role, TenantCreationPolicy
 from bazaar.contexts.identity.domain.model import TokenPair
@@ -28,6 +33,7 @@ Handler = Callable[[Any, IdentityUnitOfWork, IdentityDependencies], Awaitable[ob
 # Every command and the one handler that carries it out.
 HANDLERS: Mapping[type[cmds.Command], Handler] = {
     cmds.CreateTenant: handlers.create_tenant,
+    cmds.ChangeTenantPlan: handlers.change_tenant_plan,
     cmds.RegisterUser: handlers.register_user,
     cmds.Login: sessions.login,
     cmds.RotateRefreshToken: sessions.rotate_refresh_token,
@@ -102,6 +108,18 @@ class IdentityService:
             name=name, admin_email=admin_email, admin_password=admin_password
         )
         return await self._run(handlers.create_tenant, command)
+
+    async def change_tenant_plan(
+        self, *, tenant_id: int, plan: str | None, operator_key: str | None
+    ) -> TenantPlanView:
+        """Put a tenant on a rate-limit plan; the same operator rights as creating one.
+
+        Raises: TenantCreationDisabledError, OperatorKeyInvalidError, InvalidPlanError,
+        TenantNotFoundError.
+        """
+        self._tenant_creation.check(operator_key)
+        command = cmds.ChangeTenantPlan(tenant_id=tenant_id, plan=plan)
+        return await self._run(handlers.change_tenant_plan, command)
 
     async def register(
         self,

@@ -30,6 +30,10 @@ class TenantRepository(Protocol):
 
     async def exists(self, tenant_id: int) -> bool: ...
 
+    async def set_plan(self, tenant_id: int, plan: str | None) -> Tenant | None:
+        """Put the tenant on ``plan``; the updated tenant, or None when there is none."""
+        ...
+
 
 class UserRepository(Protocol):
     async def add(self, user: User) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bazaar.contexts.identity.domain.access import Permission, Role
 
-__all__ = ["IssuedApiKey", "TenantView", "UserView"]
+__all__ = ["IssuedApiKey", "TenantPlanView", "TenantView", "UserView"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,13 @@ class TenantView:
     id: int
     name: str
     admin_user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPlanView:
+    id: int
+    name: str
+    plan: str | None
 
 
 @dataclass(frozen=True, slots=True)

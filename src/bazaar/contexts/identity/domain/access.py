@@ -118,6 +118,8 @@ class Principal:
     token_id: str | None = field(default=None, repr=False)
     token_expires_at: int | None = None
     api_key_id: int | None = None
+    # The tenant's rate-limit plan, read with the principal (``Tenant.plan``).
+    plan: str | None = None
 
     @property
     def permissions(self) -> frozenset[Permission]:

@@ -10,6 +10,7 @@ from typing import ClassVar
 from bazaar.contexts.identity.domain.access import Principal, Role
 
 __all__ = [
+    "ChangeTenantPlan",
     "Command",
     "CreateApiKey",
     "CreateTenant",
@@ -40,6 +41,13 @@ class CreateTenant(Command):
     name: str
     admin_email: str
     admin_password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeTenantPlan(Command):
+    type: ClassVar[str] = "identity.change_tenant_plan"
+    tenant_id: int
+    plan: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

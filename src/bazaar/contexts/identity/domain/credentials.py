@@ -13,6 +13,7 @@ from bazaar.contexts.identity.domain.errors import (
     ApiKeyInvalidError,
     InvalidEmailError,
     InvalidNameError,
+    InvalidPlanError,
     PasswordPolicyError,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "NewApiKey",
     "check_name",
     "check_password_policy",
+    "check_plan",
     "hash_secret",
     "is_refresh_token",
     "new_api_key",
@@ -99,6 +101,20 @@ def check_name(field: str, raw: str) -> str:
     if len(name) > NAME_MAX_LENGTH:
         raise InvalidNameError(field, f"must be at most {NAME_MAX_LENGTH} characters")
     return name
+
+
+_PLAN = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def check_plan(plan: str | None) -> str | None:
+    """A tenant plan name (it names a ``plan_<plan>`` rate-limit policy), or None for none.
+
+    Raises:
+        InvalidPlanError: not 1..32 of ``a-z0-9_`` starting with a letter.
+    """
+    if plan is not None and not _PLAN.fullmatch(plan):
+        raise InvalidPlanError(plan)
+    return plan
 
 
 def hash_secret(secret: str) -> str:

@@ -18,6 +18,7 @@ BazaarError
     │   ├── InvalidEmailError(email)
     │   ├── PasswordPolicyError(reason)
     │   ├── InvalidNameError(field)
+    │   ├── InvalidPlanError(plan)
     │   └── InvalidScopeError(scope)
     ├── TenantNotFoundError(tenant_id)
     ├── UserNotFoundError(user_id)
@@ -40,6 +41,7 @@ __all__ = [
     "InvalidEmailError",
     "InvalidInputError",
     "InvalidNameError",
+    "InvalidPlanError",
     "InvalidScopeError",
     "OperatorKeyInvalidError",
     "PasswordPolicyError",
@@ -155,6 +157,14 @@ class PasswordPolicyError(InvalidInputError):
 class InvalidNameError(InvalidInputError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(field, reason)
+
+
+class InvalidPlanError(InvalidInputError):
+    def __init__(self, plan: str) -> None:
+        super().__init__(
+            "plan", "must be 1-32 lower-case letters, digits or '_', starting with a letter"
+        )
+        self.plan = plan
 
 
 class InvalidScopeError(InvalidInputError):

@@ -13,6 +13,7 @@ __all__ = [
     "IdentityEvent",
     "RefreshTokenReuseDetected",
     "TenantCreated",
+    "TenantPlanChanged",
     "UserLoggedIn",
     "UserLoggedOut",
     "UserRegistered",
@@ -29,6 +30,12 @@ class TenantCreated(IdentityEvent):
     type: ClassVar[str] = "identity.tenant_created"
     name: str
     admin_user_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantPlanChanged(IdentityEvent):
+    type: ClassVar[str] = "identity.tenant_plan_changed"
+    plan: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

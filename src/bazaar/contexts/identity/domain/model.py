@@ -26,6 +26,9 @@ class Tenant:
     id: int
     name: str
     created_at: datetime
+    # The rate-limit tier the platform operator put the tenant on (``plan_<plan>`` policy);
+    # None: no tier, only the per-user limits apply.
+    plan: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
