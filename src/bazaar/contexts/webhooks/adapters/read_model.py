@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,9 +55,7 @@ class SqlWebhooksReadModel:
         query = select(d).where(
             d.c.tenant_id == tenant_id, d.c.endpoint_id == endpoint_id, d.c.id == delivery_id
         )
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-            found = await self._with_attempts(session, rows)
+        found = await self._with_attempts(query)
         return found[0] if found else None
 
     async def list_deliveries(
@@ -73,22 +70,31 @@ class SqlWebhooksReadModel:
         )
         if before_id is not None:
             query = query.where(d.c.id < before_id)
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-            return await self._with_attempts(session, rows)
+        return await self._with_attempts(query)
 
-    async def _with_attempts(
-        self, session: AsyncSession, rows: Sequence[Row[Any]]
-    ) -> list[WebhookDelivery]:
-        if not rows:
-            return []
+    async def _with_attempts(self, deliveries: Select[Any]) -> list[WebhookDelivery]:
+        """The deliveries ``deliveries`` selects, newest first, each with its attempt log.
+
+        One statement, not two: the dispatcher changes a delivery's status and adds its
+        attempt in one transaction, and two SELECTs can straddle that commit (each statement
+        reads its own snapshot on SQLite's readers and under PostgreSQL's READ COMMITTED),
+        showing a 200 attempt under a delivery still marked failed.
+        """
+        chosen = deliveries.subquery()
         a = webhook_delivery_attempts
         query = (
-            select(a)
-            .where(a.c.delivery_id.in_([row.id for row in rows]))
-            .order_by(a.c.delivery_id, a.c.number)
+            select(
+                chosen, a.c.number, a.c.attempted_at, a.c.status_code, a.c.error, a.c.duration_ms
+            )
+            .outerjoin(a, a.c.delivery_id == chosen.c.id)
+            .order_by(chosen.c.id.desc(), a.c.number)
         )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        firsts: dict[int, Row[Any]] = {}
         logs: defaultdict[int, list[DeliveryAttempt]] = defaultdict(list)
-        for attempt in await session.execute(query):
-            logs[attempt.delivery_id].append(attempt_from_row(attempt))
-        return [delivery_from_row(row, tuple(logs[row.id])) for row in rows]
+        for row in rows:
+            firsts.setdefault(row.id, row)
+            if row.number is not None:  # a delivery not yet attempted joins no attempt
+                logs[row.id].append(attempt_from_row(row))
+        return [delivery_from_row(row, tuple(logs[key])) for key, row in firsts.items()]
