@@ -140,9 +140,11 @@ class CallerIdentifier:
     def __init__(
         self, identity: Callable[[], IdentityService], client_ip: ClientIpResolver
     ) -> None:
-        """Args:
-        identity: returns the identity facade (read per request: tests swap it).
-        client_ip: finds the address of anonymous callers.
+        """Build the identifier.
+
+        Args:
+            identity: returns the identity facade (read per request: tests swap it).
+            client_ip: finds the address of anonymous callers.
         """
         self.identity = identity
         self.client_ip = client_ip

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
 
 from bazaar.settings import Settings
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("BAZAAR_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("BAZAAR_CONFIG_FILE", str(tmp_path / "absent.toml"))
 
 
 class TestCorsOrigins:

@@ -10,17 +10,6 @@ from pydantic import ValidationError
 from bazaar.settings import Settings, parse_overrides
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("BAZAAR_"):
-            monkeypatch.delenv(name)
-    # No bazaar.toml from the working directory leaks into these tests.
-    monkeypatch.setenv("BAZAAR_CONFIG_FILE", str(tmp_path / "absent.toml"))
-
-
 class TestSettingsSources:
     def test_defaults_match_product_md(self) -> None:
         settings = Settings()
