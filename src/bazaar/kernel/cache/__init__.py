@@ -1,0 +1,141 @@
+"""Caching (capabilities §8): an O(1) LRU L1, a shared L2, layered read-through with single
+flight, load locks, XFetch, negative caching and invalidation; Bloom filters; write-behind."""
+
+from __future__ import annotations
+
+from bazaar.kernel.cache.bloom import (
+    DEFAULT_BLOOM_KEY_PREFIX,
+    MAX_BLOOM_BITS,
+    BloomFilter,
+    BloomFilterError,
+    BloomFilterNotReadyError,
+    BloomFilterRebuildConflictError,
+    BloomFilterUnavailableError,
+    BloomKey,
+    BloomParameters,
+    InMemoryBloomFilter,
+    LocalBloomFilter,
+    RedisBloomFilter,
+    bloom_positions,
+)
+from bazaar.kernel.cache.codecs import BytesCodec, JsonCodec, TextCodec
+from bazaar.kernel.cache.errors import CacheConfigurationError, CacheError, CacheStoreError
+from bazaar.kernel.cache.events import (
+    CacheEvent,
+    CacheEvicted,
+    CacheHit,
+    CacheInvalidated,
+    CacheLoaded,
+    CacheLoadFailed,
+    CacheMiss,
+    CacheRefreshedEarly,
+    CacheStaleServed,
+    CacheStoreFailed,
+    Layer,
+)
+from bazaar.kernel.cache.layered import NAMESPACE_BUS_PREFIX, LayeredCache, route_invalidations
+from bazaar.kernel.cache.listeners import CacheListener, NullCacheListener, RecordingCacheListener
+from bazaar.kernel.cache.lru import LruCache
+from bazaar.kernel.cache.memory import (
+    DEFAULT_MAX_ENTRIES,
+    MemoryCacheStore,
+    MemoryInvalidationBus,
+    MemoryInvalidationHub,
+    MemoryLoadLock,
+)
+from bazaar.kernel.cache.policy import CachePolicy, CacheRead, CacheStatus
+from bazaar.kernel.cache.ports import CacheStore, Codec, InvalidationBus, LoadLock, validate_ttl
+from bazaar.kernel.cache.redis import (
+    DEFAULT_CHANNEL,
+    DEFAULT_KEY_PREFIX,
+    DEFAULT_LOCK_PREFIX,
+    RedisCacheStore,
+    RedisInvalidationBus,
+    RedisLoadLock,
+)
+from bazaar.kernel.cache.singleflight import SingleFlight
+from bazaar.kernel.cache.write_behind import (
+    CounterEvent,
+    CounterFlushError,
+    CounterFlushFailed,
+    CounterListener,
+    CountersDropped,
+    CountersFlushed,
+    CounterSink,
+    InMemoryCounterSink,
+    RecordingCounterListener,
+    WriteBehindCounter,
+)
+from bazaar.kernel.cache.xfetch import jittered_ttl, should_refresh_early
+
+__all__ = [
+    "DEFAULT_BLOOM_KEY_PREFIX",
+    "DEFAULT_CHANNEL",
+    "DEFAULT_KEY_PREFIX",
+    "DEFAULT_LOCK_PREFIX",
+    "DEFAULT_MAX_ENTRIES",
+    "MAX_BLOOM_BITS",
+    "NAMESPACE_BUS_PREFIX",
+    "BloomFilter",
+    "BloomFilterError",
+    "BloomFilterNotReadyError",
+    "BloomFilterRebuildConflictError",
+    "BloomFilterUnavailableError",
+    "BloomKey",
+    "BloomParameters",
+    "BytesCodec",
+    "CacheConfigurationError",
+    "CacheError",
+    "CacheEvent",
+    "CacheEvicted",
+    "CacheHit",
+    "CacheInvalidated",
+    "CacheListener",
+    "CacheLoadFailed",
+    "CacheLoaded",
+    "CacheMiss",
+    "CachePolicy",
+    "CacheRead",
+    "CacheRefreshedEarly",
+    "CacheStaleServed",
+    "CacheStatus",
+    "CacheStore",
+    "CacheStoreError",
+    "CacheStoreFailed",
+    "Codec",
+    "CounterEvent",
+    "CounterFlushError",
+    "CounterFlushFailed",
+    "CounterListener",
+    "CounterSink",
+    "CountersDropped",
+    "CountersFlushed",
+    "InMemoryBloomFilter",
+    "InMemoryCounterSink",
+    "InvalidationBus",
+    "JsonCodec",
+    "Layer",
+    "LayeredCache",
+    "LoadLock",
+    "LocalBloomFilter",
+    "LruCache",
+    "MemoryCacheStore",
+    "MemoryInvalidationBus",
+    "MemoryInvalidationHub",
+    "MemoryLoadLock",
+    "NullCacheListener",
+    "RecordingCacheListener",
+    "RecordingCounterListener",
+    "RedisBloomFilter",
+    "RedisCacheStore",
+    "RedisInvalidationBus",
+    "RedisLoadLock",
+    "SingleFlight",
+    "TextCodec",
+    "WriteBehindCounter",
+    "bloom_positions",
+    "jittered_ttl",
+    "route_invalidations",
+    "should_refresh_early",
+    "validate_ttl",
+]
