@@ -76,6 +76,10 @@ class RateLimitMiddleware:
             if not item.decision.allowed:
                 await self._refuse(scope, send, applied, item)
                 return
+        if not applied:
+            # No policy counts this request (``default`` off, no payment, no plan).
+            await self.app(scope, receive, send)
+            return
         delay_s = max(item.decision.delay_s for item in applied)
         if delay_s > 0:
             # A leaky-bucket policy queues the request: it leaves at the drain rate. The
