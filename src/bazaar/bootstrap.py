@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import os
+import random
 import secrets
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -15,8 +16,25 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from cryptography.hazmat.primitives import serialization
 
-from bazaar.contexts.catalog import CatalogService, CursorCodec, StockDirectory
+from bazaar.contexts.catalog import CatalogReadModel, CatalogService, CursorCodec, StockDirectory
 from bazaar.contexts.catalog.adapters import SqlCatalogReadModel, SqlCatalogUnitOfWork
+from bazaar.contexts.catalog.adapters.cache_codecs import (
+    CachedPageCodec,
+    ProductCodec,
+    ProductStockCodec,
+)
+from bazaar.contexts.catalog.adapters.guarded import GuardedCatalogReadModel
+from bazaar.contexts.catalog.adapters.views import SqlProductViews
+from bazaar.contexts.catalog.application.background import CatalogBackground
+from bazaar.contexts.catalog.application.caching import CatalogCache, KnownProductIds
+from bazaar.contexts.catalog.application.invalidation import (
+    CONSUMER as CATALOG_CACHE_CONSUMER,
+)
+from bazaar.contexts.catalog.application.invalidation import (
+    TOPICS as CATALOG_CACHE_TOPICS,
+)
+from bazaar.contexts.catalog.application.invalidation import cache_invalidation_subscription
+from bazaar.contexts.catalog.application.views import ProductViews
 from bazaar.contexts.identity import IdentityService, TenantCreationPolicy
 from bazaar.contexts.identity.adapters import (
     Argon2PasswordHasher,
@@ -92,11 +110,25 @@ from bazaar.kernel.breaker import (
     InMemoryBreakerStore,
     RedisBreakerStore,
 )
+from bazaar.kernel.cache import (
+    BloomParameters,
+    CacheListener,
+    CachePolicy,
+    InMemoryBloomFilter,
+    InvalidationBus,
+    LayeredCache,
+    LruCache,
+    RedisBloomFilter,
+    RedisCacheStore,
+    RedisInvalidationBus,
+    RedisLoadLock,
+    WriteBehindCounter,
+)
 from bazaar.kernel.clock import Clock, SystemClock
 from bazaar.kernel.domain import DomainEvent
 from bazaar.kernel.errors import ConfigurationError
 from bazaar.kernel.idempotency import IdempotencyConfig
-from bazaar.kernel.ids import MAX_WORKER_ID, SnowflakeGenerator
+from bazaar.kernel.ids import MAX_WORKER_ID, SnowflakeGenerator, decompose, first_id_at
 from bazaar.kernel.jobs import (
     JOBS_CONSUMER,
     JOBS_TOPIC,
@@ -130,7 +162,12 @@ from bazaar.kernel.messaging.guarded import GuardedBroker
 from bazaar.kernel.observability.listeners import MessagingMetricsListener, MetricsListener
 from bazaar.kernel.observability.metrics import Metrics
 from bazaar.kernel.ratelimit import MemoryRateLimitStore, RateLimitStore, RedisRateLimitStore
-from bazaar.kernel.resilience import DependencyGuard, DependencyPolicy, DependencyRegistry
+from bazaar.kernel.resilience import (
+    DependencyGuard,
+    DependencyPolicy,
+    DependencyRegistry,
+    DependencyUnavailableError,
+)
 from bazaar.kernel.saga import SagaListener, SagaRunner, SagaSupervisor
 from bazaar.kernel.ssrf import Resolver, SsrfPolicy
 from bazaar.settings import Settings
@@ -211,12 +248,28 @@ class Container:
     payments: PaymentService
     webhooks: WebhookService
     catalog: CatalogService
+    # The catalog's cache invalidation messages, Bloom filter refresh and view-count flush.
+    catalog_background: CatalogBackground
     inventory: InventoryService
     orders: OrderService
+
+    def start_api_work(self) -> None:
+        """The background work of an API process: checkout sagas (resume the unfinished
+        ones, sweep for those a dead process left behind; capabilities §5.3) and the
+        catalog's cache upkeep (other processes' invalidations, the Bloom filter's refresh,
+        view-count flushes; §8)."""
+        self.orders.start()
+        self.catalog_background.start()
+
+    async def stop_api_work(self, grace_s: float) -> None:
+        """Stop it: sagas in flight get ``grace_s`` to finish; view counts are flushed."""
+        await self.orders.aclose(grace_s=grace_s)
+        await self.catalog_background.aclose()
 
     async def aclose(self) -> None:
         # Sagas first: they call payments and write to the database.
         await self.orders.aclose()
+        await self.catalog_background.aclose()
         await self.payments.aclose()
         await self.messaging.aclose()
         await self.database.dispose()
@@ -359,9 +412,49 @@ async def build_container(
         settings, clock, database, ids=ids, guard=psp_guard, psp_transport=psp_transport
     )
     webhooks = build_webhook_service(settings, clock, database, ids=ids)
+    # Catalog reads (capabilities §4.6 db_read): faults, a breaker, and a stale copy from
+    # the cache when they fail.
+    db_read = dependencies.register(
+        DependencyGuard(
+            "db_read",
+            DependencyPolicy(
+                timeout_s=settings.database.statement_timeout_s,
+                max_concurrent=64,
+                max_queue=256,
+            ),
+            breaker=breakers.get_or_create("db_read"),
+            clock=clock,
+            listener=listener,
+        )
+    )
     # The inventory facade is the catalog's stock directory (one stateless service).
     inventory = build_inventory_service(clock, database)
-    catalog = await build_catalog_service(settings, clock, database, ids=ids, stock=inventory)
+    catalog_cache, cache_bus = build_catalog_cache(settings, clock, redis, listener, metrics)
+    views = WriteBehindCounter(
+        "product_views",
+        SqlProductViews(database.sessions, database.read_sessions),
+        clock,
+        interval_s=settings.cache.views_flush_s,
+    )
+    catalog_reads = GuardedCatalogReadModel(SqlCatalogReadModel(database.read_sessions), db_read)
+    catalog = await build_catalog_service(
+        settings,
+        clock,
+        database,
+        ids=ids,
+        stock=inventory,
+        reads=catalog_reads,
+        cache=catalog_cache,
+        views=ProductViews(views, SqlProductViews(database.sessions, database.read_sessions)),
+    )
+    catalog_background = CatalogBackground(
+        cache=catalog_cache,
+        bus=cache_bus,
+        ids=catalog_reads,
+        views=views,
+        clock=clock,
+        refresh_s=settings.cache.bloom_refresh_s,
+    )
     orders = build_order_service(
         settings,
         clock,
@@ -387,6 +480,7 @@ async def build_container(
         payments=payments,
         webhooks=webhooks,
         catalog=catalog,
+        catalog_background=catalog_background,
         inventory=inventory,
         orders=orders,
     )
@@ -527,6 +621,9 @@ async def build_catalog_service(
     ids: SnowflakeGenerator,
     stock: StockDirectory,
     cursor_key: bytes | None = None,
+    reads: CatalogReadModel | None = None,
+    cache: CatalogCache | None = None,
+    views: ProductViews | None = None,
 ) -> CatalogService:
     """The catalog on the database, with stock from inventory and signed page cursors.
 
@@ -540,17 +637,133 @@ async def build_catalog_service(
             every API process of a deployment accepts the others' cursors. Cursors issued
             before a signing-key rotation answer 422 afterwards (clients start the list
             again).
+        reads: the read model; the database's read sessions when None.
+        cache: the catalog's caches (``build_catalog_cache``); None reads through.
+        views: the product view counter; None counts nothing.
     """
     if cursor_key is None:
         cursor_key = derived_key(await load_signing_keyring(settings), b"bazaar catalog cursors")
     return CatalogService(
         unit_of_work=lambda: SqlCatalogUnitOfWork(database.sessions, clock=clock),
-        reads=SqlCatalogReadModel(database.read_sessions),
+        reads=reads or SqlCatalogReadModel(database.read_sessions),
         stock=stock,
         ids=ids,
         clock=clock,
         cursors=CursorCodec(cursor_key),
+        cache=cache,
+        views=views,
     )
+
+
+class _SnowflakeTimes:
+    """When product ids were made (the Bloom filter's watermark works on id order)."""
+
+    def issued_at(self, product_id: int) -> float:
+        return decompose(product_id).timestamp_ms / 1000
+
+    def first_id_at(self, at: float) -> int:
+        return first_id_at(int(at * 1000))
+
+
+def build_catalog_cache(
+    settings: Settings,
+    clock: Clock,
+    redis: Redis | None,
+    listener: CacheListener,
+    metrics: Metrics,
+) -> tuple[CatalogCache | None, InvalidationBus | None]:
+    """The catalog's caches (capabilities §8): L1 in process, L2 and the load lock in Redis
+    when configured, the invalidation bus on Redis pub/sub, the Bloom filter of product ids.
+
+    Without Redis each process caches alone; one process (``bazaar up``) is then exact, and
+    several (``bazaar api --workers N``) see another's product change within the TTLs.
+
+    Returns:
+        The cache (None when ``BAZAAR_CACHE__ENABLED`` is false) and the bus its processes
+        tell each other of invalidations on (None without Redis).
+    """
+    config = settings.cache
+    if not config.enabled:
+        return None, None
+    rng = random.Random()
+    l2 = RedisCacheStore(redis) if redis is not None else None
+    lock = RedisLoadLock(redis) if redis is not None else None
+    bus = RedisInvalidationBus(redis) if redis is not None else None
+    # Serve the last copy when the catalog's reads fail (capabilities §4.4), nothing else.
+    stale_on: tuple[type[BaseException], ...] = (DependencyUnavailableError,)
+
+    def policy(ttl_s: float, *, stale_ttl_s: float, early_beta: float) -> CachePolicy:
+        return CachePolicy(
+            ttl_s=ttl_s,
+            negative_ttl_s=min(config.negative_ttl_s, ttl_s),
+            stale_ttl_s=stale_ttl_s,
+            jitter=config.jitter,
+            early_beta=early_beta,
+            lock_wait_s=config.lock_wait_s,
+        )
+
+    products = LayeredCache(
+        "products",
+        codec=ProductCodec(),
+        policy=policy(
+            config.product_ttl_s, stale_ttl_s=config.stale_ttl_s, early_beta=config.early_beta
+        ),
+        clock=clock,
+        rng=rng,
+        l1=LruCache(config.l1_max_entries, clock),
+        l2=l2,
+        lock=lock,
+        bus=bus,
+        listener=listener,
+        stale_on=stale_on,
+    )
+    # Stock is a live figure: in process only, briefly, never served stale.
+    stock = LayeredCache(
+        "stock",
+        codec=ProductStockCodec(),
+        policy=policy(config.stock_ttl_s, stale_ttl_s=0.0, early_beta=0.0),
+        clock=clock,
+        rng=rng,
+        l1=LruCache(config.l1_max_entries, clock),
+        bus=bus,
+        listener=listener,
+        stale_on=(),
+    )
+    lists = LayeredCache(
+        "product_lists",
+        codec=CachedPageCodec(),
+        policy=policy(
+            config.list_ttl_s, stale_ttl_s=config.stale_ttl_s, early_beta=config.early_beta
+        ),
+        clock=clock,
+        rng=rng,
+        l1=LruCache(config.l1_max_entries, clock),
+        l2=l2,
+        lock=lock,
+        bus=bus,
+        listener=listener,
+        stale_on=stale_on,
+    )
+    known_ids = None
+    if config.bloom:
+        params = BloomParameters.for_capacity(
+            config.bloom_expected_items, config.bloom_false_positive_rate
+        )
+        ids_filter = (
+            RedisBloomFilter(redis, "products", params)
+            if redis is not None
+            else InMemoryBloomFilter(params, name="products")
+        )
+        known_ids = KnownProductIds(ids_filter, times=_SnowflakeTimes(), clock=clock)
+    filtered = metrics.cache_requests_total.labels("products", "filtered")
+    cache = CatalogCache(
+        products=products,
+        stock=stock,
+        lists=lists,
+        known_ids=known_ids,
+        on_filtered=filtered.inc,
+    )
+    return cache, bus
 
 
 def build_inventory_service(clock: Clock, database: Database) -> InventoryService:
@@ -772,6 +985,7 @@ CONSUMER_TOPICS: dict[str, tuple[str, ...]] = {
     NOTIFICATIONS_CONSUMER: NOTIFICATIONS_TOPICS,
     WEBHOOKS_CONSUMER: WEBHOOKS_TOPICS,
     JOBS_CONSUMER: (JOBS_TOPIC,),
+    CATALOG_CACHE_CONSUMER: CATALOG_CACHE_TOPICS,
 }
 
 
@@ -897,6 +1111,8 @@ def build_worker(
         webhooks_subscription,
         jobs_subscription(all_jobs),
     ]
+    if container.catalog.cache is not None:
+        subscriptions.append(cache_invalidation_subscription(container.catalog.cache))
     jobs_config = settings.jobs
     consumer_config = ConsumerConfig(
         max_attempts=jobs_config.max_attempts,

@@ -25,6 +25,7 @@ from bazaar.kernel.ratelimit import RateLimit, RateLimitSpecError
 
 __all__ = [
     "BreakerSettings",
+    "CacheSettings",
     "DatabaseSettings",
     "JobsSettings",
     "MessagingSettings",
@@ -116,6 +117,26 @@ class JobsSettings(_Section):
     timeout_s: float = Field(default=30.0, gt=0)
 
 
+class CacheSettings(_Section):
+    """The catalog's read caches (capabilities §8; docs/caching.md)."""
+
+    enabled: bool = True
+    l1_max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    product_ttl_s: float = Field(default=300.0, gt=0)
+    list_ttl_s: float = Field(default=30.0, gt=0)
+    stock_ttl_s: float = Field(default=1.0, gt=0)
+    negative_ttl_s: float = Field(default=30.0, gt=0)
+    stale_ttl_s: float = Field(default=3600.0, ge=0)
+    jitter: float = Field(default=0.1, ge=0, lt=1)
+    early_beta: float = Field(default=1.0, ge=0)
+    lock_wait_s: float = Field(default=1.0, ge=0)
+    bloom: bool = True
+    bloom_expected_items: int = Field(default=1_000_000, ge=1)
+    bloom_false_positive_rate: float = Field(default=0.01, gt=0, lt=1)
+    bloom_refresh_s: float = Field(default=300.0, gt=0)
+    views_flush_s: float = Field(default=5.0, gt=0)
+
+
 class OrdersSettings(_Section):
     """The checkout saga's timeouts, retries and leases (capabilities §5.2–5.3)."""
 
@@ -181,6 +202,7 @@ class Settings(BaseSettings):
     psp_max_queue: int = Field(default=64, ge=0)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     max_in_flight: int = Field(default=256, ge=1)

@@ -51,14 +51,13 @@ def create_app(container: Container, *, own_container: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Checkout sagas run in the API processes: resume the unfinished ones now, and
-        # keep sweeping for those a dead process left behind (capabilities §5.3).
-        container.orders.start()
+        # Checkout sagas and the catalog's cache upkeep run in the API processes.
+        container.start_api_work()
         try:
             yield
         finally:
             # The server has drained its requests; sagas in flight get the same grace.
-            await container.orders.aclose(grace_s=container.settings.shutdown_grace_s)
+            await container.stop_api_work(container.settings.shutdown_grace_s)
             if own_container:
                 await container.aclose()
 

@@ -148,13 +148,12 @@ class DeferredApp:
                 except Exception as exc:  # reported to uvicorn, which exits the worker
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
-                # What the FastAPI app's own lifespan does, which this wrapper replaces:
-                # every API process resumes sagas a dead process left behind.
-                self.container.orders.start()
+                # What the FastAPI app's own lifespan does, which this wrapper replaces.
+                self.container.start_api_work()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.container is not None:
-                    await self.container.orders.aclose(grace_s=self.settings.shutdown_grace_s)
+                    await self.container.stop_api_work(self.settings.shutdown_grace_s)
                     await self.container.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

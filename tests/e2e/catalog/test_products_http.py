@@ -78,7 +78,7 @@ class TestRead:
         response = await api.get(shop.customer_token, created["id"])
         assert response.status_code == 200
         assert response.headers["etag"] == f'"{created["id"]}-v1"'
-        assert response.headers["cache-control"] == "private, max-age=60"
+        assert response.headers["cache-control"] == "private, max-age=60, stale-while-revalidate=30"
         # Accept-Encoding: the compression middleware's (capabilities §1.7).
         assert response.headers["vary"] == "Authorization, X-API-Key, Accept-Encoding"
         assert response.json()["stock"] == {"available": 0, "reserved": 0}
@@ -97,7 +97,7 @@ class TestRead:
         assert response.status_code == 304
         assert response.content == b""
         assert response.headers["etag"] == etag
-        assert response.headers["cache-control"] == "private, max-age=60"
+        assert response.headers["cache-control"] == "private, max-age=60, stale-while-revalidate=30"
 
     async def test_a_stale_tag_gets_the_full_answer(self, api: CatalogApi, shop: Shop) -> None:
         created = (await api.created(shop.merchant_token)).json()

@@ -123,7 +123,7 @@ class TestConditionalRequests:
         pid, etag = created.json()["id"], created.headers["etag"]
         response = await v2.get(shop.customer_token, pid)
         assert response.headers["etag"] == etag
-        assert response.headers["cache-control"] == "private, max-age=60"
+        assert response.headers["cache-control"] == "private, max-age=60, stale-while-revalidate=30"
         again = await v2.get(shop.customer_token, pid, headers={"if-none-match": etag})
         assert again.status_code == 304
         assert again.content == b""

@@ -19,6 +19,7 @@ from bazaar.kernel.ids.snowflake import (
     SnowflakeGenerator,
     SnowflakeParts,
     decompose,
+    first_id_at,
     id_to_datetime,
 )
 
@@ -40,5 +41,6 @@ __all__ = [
     "decompose",
     "encode",
     "encode_fixed",
+    "first_id_at",
     "id_to_datetime",
 ]

@@ -237,3 +237,17 @@ def id_to_datetime(snowflake_id: int, *, epoch_ms: int = DEFAULT_EPOCH_MS) -> da
     timestamp_ms = decompose(snowflake_id, epoch_ms=epoch_ms).timestamp_ms
     # timedelta arithmetic is exact; going through float seconds could round the millisecond.
     return _UNIX_EPOCH + timedelta(milliseconds=timestamp_ms)
+
+
+def first_id_at(unix_ms: int, *, epoch_ms: int = DEFAULT_EPOCH_MS) -> int:
+    """The smallest id any generator with this epoch makes at ``unix_ms`` (or later).
+
+    Ids are ordered by their time first, so ``id >= first_id_at(t)`` selects exactly the ids
+    made at ``t`` or later: a primary-key range scan instead of a timestamp column.
+
+    Args:
+        unix_ms: A time, milliseconds since the Unix epoch; clamped to the ids' range.
+        epoch_ms: The custom epoch the ids are made with.
+    """
+    offset = min(max(0, unix_ms - epoch_ms), MAX_TIMESTAMP_MS)
+    return offset << _TIMESTAMP_SHIFT

@@ -6,6 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 from bazaar.kernel.breaker import BreakerClosed, BreakerHalfOpened, BreakerOpened, BreakerState
+from bazaar.kernel.cache import (
+    CacheEvicted,
+    CacheHit,
+    CacheInvalidated,
+    CacheLoaded,
+    CacheLoadFailed,
+    CacheMiss,
+    CacheStaleServed,
+    CacheStoreFailed,
+)
 from bazaar.kernel.observability.metrics import Metrics
 from bazaar.kernel.ratelimit import FailureMode, RequestAdmitted, RequestLimited, StoreFailed
 from bazaar.kernel.resilience import DependencyCalled
@@ -35,6 +45,14 @@ class MetricsListener:
             RequestAdmitted: self._rate_limit_admitted,
             RequestLimited: self._rate_limit_limited,
             StoreFailed: self._rate_limit_store_failed,
+            CacheHit: self._cache_hit,
+            CacheMiss: self._cache_miss,
+            CacheStaleServed: self._cache_stale,
+            CacheLoaded: self._cache_loaded,
+            CacheLoadFailed: self._cache_load_failed,
+            CacheEvicted: self._cache_evicted,
+            CacheInvalidated: self._cache_invalidated,
+            CacheStoreFailed: self._cache_store_failed,
         }
 
     def on_event(self, event: object) -> None:
@@ -54,6 +72,32 @@ class MetricsListener:
     def _rate_limit_store_failed(self, event: StoreFailed) -> None:
         result = "failed_open" if event.failure_mode is FailureMode.OPEN else "failed_closed"
         self.metrics.ratelimit_decisions_total.labels(event.limiter, result).inc()
+
+    def _cache_hit(self, event: CacheHit) -> None:
+        self.metrics.cache_requests_total.labels(event.cache, "hit").inc()
+
+    def _cache_miss(self, event: CacheMiss) -> None:
+        self.metrics.cache_requests_total.labels(event.cache, "miss").inc()
+
+    def _cache_stale(self, event: CacheStaleServed) -> None:
+        self.metrics.cache_requests_total.labels(event.cache, "stale").inc()
+
+    def _cache_loaded(self, event: CacheLoaded) -> None:
+        self.metrics.cache_loads_total.labels(event.cache).inc()
+        self.metrics.cache_load_duration_seconds.labels(event.cache).observe(event.duration_s)
+
+    def _cache_load_failed(self, event: CacheLoadFailed) -> None:
+        self.metrics.cache_loads_total.labels(event.cache).inc()
+
+    def _cache_evicted(self, event: CacheEvicted) -> None:
+        self.metrics.cache_evictions_total.labels(event.cache).inc(event.count)
+
+    def _cache_invalidated(self, event: CacheInvalidated) -> None:
+        origin = "remote" if event.remote else "local"
+        self.metrics.cache_invalidations_total.labels(event.cache, origin).inc(event.keys)
+
+    def _cache_store_failed(self, event: CacheStoreFailed) -> None:
+        self.metrics.cache_store_failures_total.labels(event.cache, event.operation).inc()
 
     def _dependency_called(self, event: DependencyCalled) -> None:
         self.metrics.dependency_calls_total.labels(event.dependency, event.outcome.value).inc()

@@ -74,6 +74,46 @@ class Metrics:
             registry=self.registry,
         )
 
+        # --- caches (capabilities §8.7; api.md "Metrics") ---
+        # result: hit | miss | stale (the loader failed, the last copy was served) |
+        # filtered (the Bloom filter knew the id was no product's, nothing was asked).
+        self.cache_requests_total = Counter(
+            "bazaar_cache_requests_total",
+            "Cache reads by cache and result.",
+            ("cache", "result"),
+            registry=self.registry,
+        )
+        self.cache_loads_total = Counter(
+            "bazaar_cache_loads_total",
+            "Loader runs (reads that went to the source of truth), by cache.",
+            ("cache",),
+            registry=self.registry,
+        )
+        self.cache_load_duration_seconds = Histogram(
+            "bazaar_cache_load_duration_seconds",
+            "How long one loader run took, by cache.",
+            ("cache",),
+            registry=self.registry,
+        )
+        self.cache_evictions_total = Counter(
+            "bazaar_cache_evictions_total",
+            "Entries the in-process LRU dropped to stay within its bound, by cache.",
+            ("cache",),
+            registry=self.registry,
+        )
+        self.cache_invalidations_total = Counter(
+            "bazaar_cache_invalidations_total",
+            "Keys dropped by invalidation, by cache and origin (local | remote).",
+            ("cache", "origin"),
+            registry=self.registry,
+        )
+        self.cache_store_failures_total = Counter(
+            "bazaar_cache_store_failures_total",
+            "Failures of the shared cache store, load lock or bus, by cache and operation.",
+            ("cache", "operation"),
+            registry=self.registry,
+        )
+
         # --- messaging (capabilities §6; api.md "Metrics") ---
         self.outbox_pending = Gauge(
             "bazaar_outbox_pending",

@@ -186,6 +186,9 @@ class InMemoryCatalogReadModel:
         product = self._store.products.get(product_id)
         return product if product is not None and product.tenant_id == tenant_id else None
 
+    async def product_ids(self, *, from_id: int, limit: int) -> list[int]:
+        return sorted(i for i in self._store.products if i >= from_id)[:limit]
+
     async def products_by_ids(self, tenant_id: int, product_ids: Sequence[int]) -> list[Product]:
         wanted = set(product_ids)
         return [

@@ -108,3 +108,9 @@ class SqlCatalogReadModel:
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return [review_from_row(row) for row in rows]
+
+    async def product_ids(self, *, from_id: int, limit: int) -> list[int]:
+        t = products
+        query = select(t.c.id).where(t.c.id >= from_id).order_by(t.c.id).limit(limit)
+        async with self._sessions() as session:
+            return list((await session.execute(query)).scalars())

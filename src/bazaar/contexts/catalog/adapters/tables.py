@@ -48,6 +48,7 @@ __all__ = [
     "REVIEW_RATING_CHECK",
     "metadata",
     "product_reviews",
+    "product_views",
     "products",
 ]
 
@@ -107,4 +108,15 @@ product_reviews = Table(
     ),
     # A product's reviews, newest first (the list pages by id).
     Index("ix_product_reviews_tenant_id_product_id_id", "tenant_id", "product_id", "id"),
+)
+
+# View counts, flushed in batches by the write-behind counter (a table of its own, so a
+# flush never contends with a merchant's edit nor bumps a product's version).
+product_views = Table(
+    "product_views",
+    metadata,
+    Column("product_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("views", BigInteger, nullable=False),
+    CheckConstraint("views >= 0", name="ck_product_views_nonnegative"),
 )

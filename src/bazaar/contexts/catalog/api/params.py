@@ -4,12 +4,18 @@ Both versions serve the same products through the same service, with the same cu
 filters, ETags and caching; only the body shapes differ (docs/api-versioning.md). So
 everything about reading a request and the headers of an answer lives here, once.
 
-Caching of ``GET /products/{id}``: ``Cache-Control: private, max-age=60`` for an active
-product and ``private, no-cache`` for a hidden one, with ``Vary: Authorization,
-X-API-Key``, and ``If-None-Match`` → 304. Never ``public``: ids are global but answers are
-per tenant and per role (a shared cache keyed on the URL would hand one tenant's product,
-or a merchant's view of a draft, to someone else). A browser may reuse an active
-product's answer for up to a minute; after that it revalidates for the price of a 304.
+Caching of ``GET /products/{id}`` (capabilities §8.6; docs/caching.md):
+``Cache-Control: private, max-age=60, stale-while-revalidate=30`` for an active product and
+``private, no-cache`` for a hidden one, with ``Vary: Authorization, X-API-Key``, and
+``If-None-Match`` → 304. Never ``public``: ids are global but answers are per tenant and
+per role, and a shared cache keyed on the URL (many CDNs ignore ``Vary`` but for
+``Accept-Encoding``) would hand one tenant's product, or a merchant's view of a draft, to
+someone else. A browser may reuse an active product's answer for a minute, then show it
+for 30 s more while it revalidates in the background for the price of a 304.
+
+``X-Cache: HIT | MISS | STALE`` says how the server's own cache served the answer
+(api.md); ``STALE`` (the catalog store could not be read, the last copy was served) also
+carries ``Warning: 110``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from bazaar.contexts.catalog.application import (
 from bazaar.contexts.catalog.domain import model
 from bazaar.contexts.catalog.domain.model import Product, ProductStatus
 from bazaar.contexts.identity import Permission, Principal
+from bazaar.kernel.cache import CacheStatus
 from bazaar.kernel.ids import MAX_SNOWFLAKE_ID
 
 __all__ = [
@@ -54,6 +61,7 @@ __all__ = [
     "Reviewer",
     "Service",
     "Stocker",
+    "cache_headers",
     "catalog_service",
     "parse_product_id",
     "picked_fields",
@@ -61,7 +69,7 @@ __all__ = [
     "product_listing",
 ]
 
-ACTIVE_CACHE_CONTROL = "private, max-age=60"
+ACTIVE_CACHE_CONTROL = "private, max-age=60, stale-while-revalidate=30"
 HIDDEN_CACHE_CONTROL = "private, no-cache"
 VARY = "Authorization, X-API-Key"
 
@@ -124,6 +132,15 @@ def picked_fields(raw: str | None) -> frozenset[str] | None:
             errors=[FieldError("query.fields", f"names unknown fields; known: {known}", "enum")],
         )
     return names
+
+
+def cache_headers(status: CacheStatus | None) -> dict[str, str]:
+    """``X-Cache`` (and ``Warning`` on a stale copy) for an answer a cache served."""
+    if status is None:
+        return {}
+    if status is CacheStatus.STALE:
+        return {"x-cache": status.value, "warning": '110 - "Response is Stale"'}
+    return {"x-cache": status.value}
 
 
 def product_headers(product: Product) -> dict[str, str]:

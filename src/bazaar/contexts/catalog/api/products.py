@@ -19,6 +19,7 @@ from bazaar.contexts.catalog.api import schemas
 from bazaar.contexts.catalog.api.etags import expected_versions, if_none_match_hits, product_etag
 from bazaar.contexts.catalog.api.params import (
     ProductListing,
+    cache_headers,
     parse_product_id,
     picked_fields,
     product_headers,
@@ -97,7 +98,8 @@ async def list_products(
         {
             "items": [shape.body(d, listing.fields) for d in page.items],
             "next_cursor": page.next_cursor,
-        }
+        },
+        headers=cache_headers(page.cache),
     )
 
 
@@ -111,18 +113,22 @@ async def read_product(
 ) -> Response:
     picked = picked_fields(fields)
     with catalog_errors():
-        product = await service.get_product(
+        read = await service.read_product(
             principal.tenant_id,
             parse_product_id(raw_id),
             include_hidden=principal.can(Permission.PRODUCTS_WRITE),
         )
-    headers = product_headers(product)
+    product = read.product
+    assert product is not None  # read_product raises for a product the caller cannot see
+    if not principal.can(Permission.PRODUCTS_WRITE):
+        service.record_view(product)
+    headers = product_headers(product) | cache_headers(read.status)
     if if_none_match_hits(if_none_match, headers["etag"]):
         return Response(status_code=304, headers=headers)
     if picked is not None and "stock" not in picked:
         details = ProductDetails(product, None)
     else:
-        details = (await service.with_stock(principal.tenant_id, [product]))[0]
+        details = await service.details(product)
     return ORJSONResponse(shape.body(details, picked), headers=headers)
 
 

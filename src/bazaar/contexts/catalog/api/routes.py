@@ -142,6 +142,22 @@ async def set_stock(
 
 
 @router.get(
+    "/products/{product_id}/views",
+    response_model=schemas.ProductViewsPublic,
+    responses=PROBLEM_RESPONSES,
+)
+async def product_views(product_id: str, principal: Merchant, service: Service) -> Response:
+    """How many times customers read the product: flushed to the database, plus the views
+    this process counted since its last flush (write-behind, capabilities §8.2)."""
+    with catalog_errors():
+        count = await service.view_count(principal.tenant_id, parse_product_id(product_id))
+    public = schemas.ProductViewsPublic(
+        product_id=str(count.product_id), views=count.total, pending=count.pending
+    )
+    return ORJSONResponse(public.model_dump(mode="json"))
+
+
+@router.get(
     "/products/{product_id}/reviews", response_model=schemas.ReviewPage, responses=PROBLEM_RESPONSES
 )
 async def list_reviews(

@@ -42,6 +42,7 @@ __all__ = [
     "ProductPublicV2",
     "ProductUpdate",
     "ProductUpdateV2",
+    "ProductViewsPublic",
     "ReviewCreate",
     "ReviewPage",
     "ReviewPublic",
@@ -267,6 +268,14 @@ class StockLevelPublic(_Response):
     product_id: str
     available: int
     reserved: int
+
+
+class ProductViewsPublic(_Response):
+    """A product's view count; ``pending`` of them are not flushed to the database yet."""
+
+    product_id: str
+    views: int
+    pending: int
 
 
 class ReviewPublic(_Response):

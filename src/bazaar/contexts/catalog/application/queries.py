@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 from bazaar.contexts.catalog.application.cursors import query_fingerprint
 from bazaar.contexts.catalog.domain.model import Product, ProductStatus, ProductStock
+from bazaar.kernel.cache import CacheStatus
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -156,7 +157,9 @@ class ProductDetails:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of a list; ``next_cursor`` is None on the last page."""
+    """One page of a list; ``next_cursor`` is None on the last page; ``cache`` says how a
+    cache served it (None: not through a cache)."""
 
     items: list[T]
     next_cursor: str | None
+    cache: CacheStatus | None = None

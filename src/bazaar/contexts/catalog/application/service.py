@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from bazaar.contexts.catalog.application.caching import CachedPage, CatalogCache, ProductRead
 from bazaar.contexts.catalog.application.cursors import (
     CursorCodec,
     invalid_cursor,
@@ -30,6 +31,7 @@ from bazaar.contexts.catalog.application.queries import (
     micros_from_datetime,
 )
 from bazaar.contexts.catalog.application.unit_of_work import CatalogReadModel, CatalogUnitOfWork
+from bazaar.contexts.catalog.application.views import ProductViews, ViewCount
 from bazaar.contexts.catalog.domain import model
 from bazaar.contexts.catalog.domain.commands import (
     ArchiveProduct,
@@ -45,6 +47,12 @@ from bazaar.contexts.catalog.domain.errors import (
     InvalidReviewError,
     ProductNotFoundError,
     VersionMismatchError,
+)
+from bazaar.contexts.catalog.domain.events import (
+    CatalogEvent,
+    ProductArchived,
+    ProductCreated,
+    ProductUpdated,
 )
 from bazaar.contexts.catalog.domain.model import (
     Product,
@@ -80,6 +88,8 @@ class CatalogService:
         ids: IdGenerator,
         clock: Clock,
         cursors: CursorCodec,
+        cache: CatalogCache | None = None,
+        views: ProductViews | None = None,
     ) -> None:
         """Args:
         unit_of_work: a fresh unit of work per write.
@@ -88,6 +98,8 @@ class CatalogService:
         ids: the process's Snowflake generator.
         clock: the time of records.
         cursors: signs and checks page cursors.
+        cache: cache-aside for product reads and lists (``caching``); None reads through.
+        views: counts customers' product views, written behind (``views``); None counts none.
         """
         self._unit_of_work = unit_of_work
         self._reads = reads
@@ -95,9 +107,31 @@ class CatalogService:
         self._ids = ids
         self._clock = clock
         self._cursors = cursors
+        self._cache = cache
+        self._views = views
+
+    @property
+    def cache(self) -> CatalogCache | None:
+        return self._cache
 
     def _now(self) -> datetime:
         return utc_from_timestamp(self._clock.now())
+
+    def _event(self, kind: type[CatalogEvent], product: Product, **fields: str) -> CatalogEvent:
+        return kind(
+            id=self._ids.next_id(),
+            occurred_at=self._now(),
+            tenant_id=product.tenant_id,
+            product_id=product.id,
+            product_version=product.version,
+            **fields,
+        )
+
+    async def _changed(self, product: Product) -> None:
+        """After a product's commit: every process drops its cached copies now (the event,
+        consumed from the outbox, does it again should this process die first)."""
+        if self._cache is not None:
+            await self._cache.product_changed(product.tenant_id, product.id)
 
     # --- products: commands ---
 
@@ -144,7 +178,9 @@ class CatalogService:
         uow = self._unit_of_work()
         async with uow:
             await uow.products.add(product)
+            uow.events.append(self._event(ProductCreated, product, status=product.status.value))
             await uow.commit()
+        await self._changed(product)
         return ProductDetails(product, stock)
 
     async def update_product(self, cmd: UpdateProduct) -> ProductDetails:
@@ -177,7 +213,10 @@ class CatalogService:
                 if found is None:
                     raise await self._refusal(uow, cmd.tenant_id, cmd.product_id)
                 updated = found
+                uow.events.append(self._event(ProductUpdated, updated, status=updated.status.value))
                 await uow.commit()
+        if uow.committed:
+            await self._changed(updated)
         return (await self.with_stock(cmd.tenant_id, [updated]))[0]
 
     async def archive_product(self, cmd: ArchiveProduct) -> Product:
@@ -200,7 +239,9 @@ class CatalogService:
             if archived is None:
                 # Unknown, another version, or archived already (then it is done).
                 return await self._expect(uow, cmd.tenant_id, cmd.product_id, cmd.expected_versions)
+            uow.events.append(self._event(ProductArchived, archived))
             await uow.commit()
+        await self._changed(archived)
         return archived
 
     async def _refusal(
@@ -235,9 +276,10 @@ class CatalogService:
         """
         if not 0 <= cmd.available <= MAX_STOCK:
             raise InvalidProductError([_stock_problem("available")])
-        if await self._reads.get_product(cmd.tenant_id, cmd.product_id) is None:
-            raise ProductNotFoundError(cmd.product_id)
+        await self.get_product(cmd.tenant_id, cmd.product_id, include_hidden=True)
         figures = await self._stock.set_available(cmd.tenant_id, cmd.product_id, cmd.available)
+        if self._cache is not None:
+            await self._cache.stock_changed(cmd.tenant_id, cmd.product_id)
         return _stock(cmd.product_id, figures)
 
     # --- products: queries ---
@@ -246,10 +288,28 @@ class CatalogService:
         self, tenant_id: int, product_id: int, *, include_hidden: bool = False
     ) -> Product:
         """Raises: ProductNotFoundError (also for a hidden product without ``include_hidden``)."""
-        product = await self._reads.get_product(tenant_id, product_id)
+        read = await self.read_product(tenant_id, product_id, include_hidden=include_hidden)
+        assert read.product is not None  # read_product raises rather than answer None
+        return read.product
+
+    async def read_product(
+        self, tenant_id: int, product_id: int, *, include_hidden: bool = False
+    ) -> ProductRead:
+        """The product and how the cache served it (``X-Cache``).
+
+        Raises:
+            ProductNotFoundError: also for a hidden product without ``include_hidden``.
+        """
+        if self._cache is None:
+            read = ProductRead(await self._reads.get_product(tenant_id, product_id), None)
+        else:
+            read = await self._cache.product(
+                tenant_id, product_id, lambda: self._reads.get_product(tenant_id, product_id)
+            )
+        product = read.product
         if product is None or not (include_hidden or product.visible_to_customers):
             raise ProductNotFoundError(product_id)
-        return product
+        return read
 
     async def prices(self, tenant_id: int, product_ids: Sequence[int]) -> dict[int, Money]:
         """Today's price of each product on sale (active) among ``product_ids``; the others
@@ -267,6 +327,39 @@ class CatalogService:
             for p in products
         ]
 
+    async def details(self, product: Product) -> ProductDetails:
+        """One product with its stock: from the short-lived stock cache when there is one
+        (a product page may show stock ``stock_ttl_s`` old; checkout reserves live)."""
+        if self._cache is None:
+            return (await self.with_stock(product.tenant_id, [product]))[0]
+        stock = await self._cache.product_stock(
+            product.tenant_id,
+            product.id,
+            lambda: self._load_stock(product.tenant_id, product.id),
+        )
+        return ProductDetails(product, stock)
+
+    def record_view(self, product: Product) -> None:
+        """A customer looked at the product (counted in memory, flushed in batches)."""
+        if self._views is not None:
+            self._views.record(product.tenant_id, product.id)
+
+    async def view_count(self, tenant_id: int, product_id: int) -> ViewCount:
+        """The product's views: flushed, and counted by this process since its last flush.
+
+        Raises:
+            ProductNotFoundError: not the tenant's product.
+        """
+        await self.get_product(tenant_id, product_id, include_hidden=True)
+        if self._views is None:
+            return ViewCount(product_id, 0, 0)
+        return await self._views.count(tenant_id, product_id)
+
+    async def _load_stock(self, tenant_id: int, product_id: int) -> ProductStock:
+        levels = await self._stock.stock_levels(tenant_id, [product_id])
+        figures = levels.get(product_id)
+        return ProductStock(product_id) if figures is None else _stock(product_id, figures)
+
     async def list_products(self, query: ListProducts) -> Page[ProductDetails]:
         """One page of the tenant's products, filtered and sorted as asked.
 
@@ -282,18 +375,32 @@ class CatalogService:
         )
         if where.terms == () or where.statuses == frozenset():
             return Page([], None)  # nothing can match; no need to ask the database
-        rows = await self._reads.list_products(
-            where, query.sort, after=after, limit=query.limit + 1
-        )
-        page, more = rows[: query.limit], len(rows) > query.limit
-        next_cursor = (
-            self._cursors.encode(fingerprint, _product_position(page[-1], query.sort))
-            if more
-            else None
-        )
+
+        async def load() -> CachedPage:
+            rows = await self._reads.list_products(
+                where, query.sort, after=after, limit=query.limit + 1
+            )
+            page, more = rows[: query.limit], len(rows) > query.limit
+            next_cursor = (
+                self._cursors.encode(fingerprint, _product_position(page[-1], query.sort))
+                if more
+                else None
+            )
+            return CachedPage(page, next_cursor)
+
+        if self._cache is None:
+            cached, status = await load(), None
+        else:
+            read = await self._cache.page(
+                query.tenant_id, fingerprint, query.cursor, query.limit, load
+            )
+            assert read.value is not None  # the loader always finds a page
+            cached, status = read.value, read.status
         if query.with_stock:
-            return Page(await self.with_stock(query.tenant_id, page), next_cursor)
-        return Page([ProductDetails(p, None) for p in page], next_cursor)
+            items = await self.with_stock(query.tenant_id, cached.products)
+        else:
+            items = [ProductDetails(p, None) for p in cached.products]
+        return Page(items, cached.next_cursor, cache=status)
 
     def _product_filter(self, query: ListProducts) -> ProductFilter:
         statuses: frozenset[ProductStatus] | None

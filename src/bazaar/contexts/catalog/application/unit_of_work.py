@@ -94,3 +94,8 @@ class CatalogReadModel(Protocol):
     ) -> list[Review]:
         """A product's reviews, newest first, strictly older than ``before_id``."""
         ...
+
+    async def product_ids(self, *, from_id: int, limit: int) -> list[int]:
+        """Up to ``limit`` product ids of every tenant ≥ ``from_id``, ascending (the Bloom
+        filter's refresh walks the primary key with it)."""
+        ...

@@ -21,6 +21,12 @@ from bazaar.contexts.catalog.domain.errors import (
     ProductNotFoundError,
     VersionMismatchError,
 )
+from bazaar.contexts.catalog.domain.events import (
+    CatalogEvent,
+    ProductArchived,
+    ProductCreated,
+    ProductUpdated,
+)
 from bazaar.contexts.catalog.domain.model import (
     ATTRIBUTES_MAX_BYTES,
     ATTRIBUTES_MAX_DEPTH,
@@ -58,6 +64,7 @@ __all__ = [
     "UNSET",
     "ArchiveProduct",
     "CatalogError",
+    "CatalogEvent",
     "CatalogValidationError",
     "Command",
     "CreateProduct",
@@ -68,10 +75,13 @@ __all__ = [
     "InvalidReviewError",
     "PostReview",
     "Product",
+    "ProductArchived",
     "ProductChanges",
+    "ProductCreated",
     "ProductNotFoundError",
     "ProductStatus",
     "ProductStock",
+    "ProductUpdated",
     "Review",
     "SetStock",
     "Unset",
