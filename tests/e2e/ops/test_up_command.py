@@ -43,7 +43,7 @@ class TestUpCommand:
                 [sys.executable, "-m", "bazaar", "tour", "--url", bazaar.base_url],
                 env=env,
                 capture_output=True,
-                timeout=360,
+                timeout=480,
             )
             assert tour.returncode == 0, tour.stdout.decode() + tour.stderr.decode()
             total = len(SCENARIOS)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import functools
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from bazaar.kernel.cache.entries import HEADER, Entry, pack_header, unpack_header
+from bazaar.kernel.cache.coordination import LoadCoordinator
+from bazaar.kernel.cache.entries import Entry
 from bazaar.kernel.cache.errors import CacheConfigurationError, CacheStoreError
 from bazaar.kernel.cache.events import (
     CacheEvent,
@@ -21,13 +21,13 @@ from bazaar.kernel.cache.events import (
     CacheMiss,
     CacheRefreshedEarly,
     CacheStaleServed,
-    CacheStoreFailed,
     Layer,
 )
 from bazaar.kernel.cache.listeners import CacheListener, NullCacheListener
 from bazaar.kernel.cache.lru import LruCache
 from bazaar.kernel.cache.policy import CachePolicy, CacheRead, CacheStatus
 from bazaar.kernel.cache.ports import CacheStore, Codec, InvalidationBus, LoadLock
+from bazaar.kernel.cache.shared import NamespaceVersions, SharedEntries, store_failed
 from bazaar.kernel.cache.singleflight import SingleFlight
 from bazaar.kernel.cache.xfetch import jittered_ttl, should_refresh_early
 from bazaar.kernel.clock import Clock
@@ -48,16 +48,8 @@ V = TypeVar("V")
 # key "\x00ns:<namespace>" of its cache, so any subscriber that hands a cache's keys to
 # drop_local handles bumps too; no real key starts with a NUL.
 NAMESPACE_BUS_PREFIX = "\x00ns:"
-_NAMESPACE_L2_INFIX = "#ns:"
 
 Loader = Callable[[], Awaitable[V | None]]
-
-
-class _Lock(enum.Enum):
-    """What an attempt on the load lock came to, when it did not give a token."""
-
-    TAKEN_ELSEWHERE = "taken_elsewhere"
-    FAILED = "failed"
 
 
 class LayeredCache(Generic[V]):
@@ -126,14 +118,11 @@ class LayeredCache(Generic[V]):
         if not name or "#" in name:
             raise CacheConfigurationError("name", f"must be non-empty without '#', got {name!r}")
         self._name = name
-        self._codec = codec
         self._policy = policy
         self._clock = clock
         self._monotonic = clock.monotonic
         self._rng = rng
         self._l1 = l1
-        self._l2 = l2
-        self._lock = lock
         self._bus = bus
         self._stale_on = stale_on
         # Exactly the null listener (not a subclass): build no per-read events at all.
@@ -144,12 +133,25 @@ class LayeredCache(Generic[V]):
         self._background: set[asyncio.Task[Any]] = set()
         # Keys whose load is running -> whether they were invalidated meanwhile.
         self._invalidated_while_loading: dict[str, bool] = {}
-        # Namespace versions: memoized (version, fresh_until) when there is an L2 to ask;
-        # the versions themselves when there is none.
-        self._ns_memo: LruCache[str, tuple[int, float]] | None = None
-        self._local_versions: dict[str, int] = {}
+        self._l2 = (
+            SharedEntries(name, l2, codec, clock, stale_ttl_s=policy.stale_ttl_s, emit=self._emit)
+            if l2 is not None
+            else None
+        )
+        self._coordinator: LoadCoordinator[V] | None = (
+            LoadCoordinator(name, lock, policy, clock, emit=self._emit)
+            if lock is not None
+            else None
+        )
+        self._namespaces = NamespaceVersions(
+            name,
+            l2,
+            clock,
+            memo_s=policy.l1_ttl_s or policy.ttl_s,
+            memo_entries=l1.max_entries if l1 is not None else None,
+            emit=self._emit,
+        )
         if l1 is not None:
-            self._ns_memo = LruCache(l1.max_entries, clock)
             chained = l1.on_evict
             l1.on_evict = self._on_evict if chained is None else _both(chained, self._on_evict)
 
@@ -190,7 +192,7 @@ class LayeredCache(Generic[V]):
                     return entry.hit
                 stale = entry
         if self._l2 is not None:
-            entry = await self._read_l2(key)
+            entry = await self._l2.read(key)
             if entry is not None:
                 now = self._monotonic()
                 if entry.fresh_until > now:
@@ -222,7 +224,8 @@ class LayeredCache(Generic[V]):
         """
         self._mark_invalidated(key)
         entry = self._new_entry(value, delta_s=0.0)
-        await self._write_l2(key, entry)
+        if self._l2 is not None:
+            await self._l2.write(key, entry)
         self._fill_l1(key, entry)
         await self._publish(self._name, [key])
 
@@ -239,10 +242,7 @@ class LayeredCache(Generic[V]):
             return
         self._drop_l1(keys)
         if self._l2 is not None:
-            try:
-                await self._l2.delete(*(self._l2_key(key) for key in keys))
-            except CacheStoreError as exc:
-                self._store_failed("delete", exc)
+            await self._l2.delete(*keys)
         await self._publish(self._name, list(keys))
         self._emit(CacheInvalidated(self._name, len(keys), remote=False))
 
@@ -259,7 +259,7 @@ class LayeredCache(Generic[V]):
             return
         data_keys = [key for key in keys if not key.startswith(NAMESPACE_BUS_PREFIX)]
         if len(data_keys) != len(keys):
-            self._forget_namespaces(
+            self._namespaces.forget(
                 key[len(NAMESPACE_BUS_PREFIX) :]
                 for key in keys
                 if key.startswith(NAMESPACE_BUS_PREFIX)
@@ -290,18 +290,7 @@ class LayeredCache(Generic[V]):
         Returns:
             The version, 0 until the namespace is first bumped.
         """
-        if self._l2 is None:
-            return self._local_versions.get(namespace, 0)
-        memo = self._ns_memo.get(namespace) if self._ns_memo is not None else None
-        if memo is not None and memo[1] > self._monotonic():
-            return memo[0]
-        try:
-            version = await self._l2.get_int(self._ns_key(namespace)) or 0
-        except CacheStoreError as exc:
-            self._store_failed("get_int", exc)
-            return memo[0] if memo is not None else 0
-        self._memoize_version(namespace, version)
-        return version
+        return await self._namespaces.current(namespace)
 
     async def bump_namespace(self, namespace: str) -> int:
         """Move ``namespace`` to a new version, orphaning every key built on the old one.
@@ -319,15 +308,7 @@ class LayeredCache(Generic[V]):
             CacheStoreError: If the L2 counter cannot be incremented (also reported as
                 ``CacheStoreFailed``): no version can be promised, so the caller retries.
         """
-        if self._l2 is None:
-            version = self._local_versions[namespace] = self._local_versions.get(namespace, 0) + 1
-        else:
-            try:
-                version = await self._l2.incr(self._ns_key(namespace))
-            except CacheStoreError as exc:
-                self._store_failed("incr", exc)
-                raise
-            self._memoize_version(namespace, version)
+        version = await self._namespaces.bump(namespace)
         await self._publish(self._name, [NAMESPACE_BUS_PREFIX + namespace])
         return version
 
@@ -348,16 +329,18 @@ class LayeredCache(Generic[V]):
         self._invalidated_while_loading[key] = False
         try:
             token: str | None = None
-            if self._lock is not None:
-                held = await self._take_lock(key)
+            if self._coordinator is not None:
+                held = await self._coordinator.take(
+                    self._lock_key(key), functools.partial(self._fresh_l2, key)
+                )
                 if isinstance(held, Entry):
                     return held
                 token = held
             try:
                 return await self._run_loader(key, loader)
             finally:
-                if token is not None:
-                    await self._release_lock(key, token)
+                if self._coordinator is not None and token is not None:
+                    await self._coordinator.release(self._lock_key(key), token)
         finally:
             self._invalidated_while_loading.pop(key, None)
 
@@ -373,55 +356,17 @@ class LayeredCache(Generic[V]):
         entry = self._new_entry(value, delta_s=duration_s)
         if value is None and self._policy.negative_ttl_s <= 0.0:
             return entry  # negative caching is off
-        if not self._invalidated_while_loading.get(key, False):
-            await self._write_l2(key, entry)
+        if self._invalidated_while_loading.get(key, False):
+            return entry
+        if self._l2 is not None:
+            await self._l2.write(key, entry)
             if self._invalidated_while_loading.get(key, False):
                 # Invalidated while the write was on its way: its delete may have landed
                 # first, so take back what was written.
-                await self._delete_l2(key)
-            else:
-                self._fill_l1(key, entry)
+                await self._l2.delete(key)
+                return entry
+        self._fill_l1(key, entry)
         return entry
-
-    async def _take_lock(self, key: str) -> str | Entry[V] | None:
-        """The lock's token; or another process's fresh result; or None: load without it."""
-        deadline = self._monotonic() + self._policy.lock_wait_s
-        while True:
-            held = await self._acquire(key)
-            if held is _Lock.FAILED:
-                return None  # reported; the lock is an optimisation, the read goes on
-            if held is not _Lock.TAKEN_ELSEWHERE:
-                # Ours. Another process may have finished between our L2 read and the
-                # acquire: look once more, or its load would run again here.
-                found = await self._fresh_l2(key)
-                if found is None:
-                    return held
-                await self._release_lock(key, held)
-                return found
-            remaining = deadline - self._monotonic()
-            if remaining <= 0.0:
-                return None  # waited long enough: load anyway, the lock only bounds stampedes
-            await self._clock.sleep(min(self._policy.lock_poll_s, remaining))
-            found = await self._fresh_l2(key)
-            if found is not None:
-                return found
-
-    async def _acquire(self, key: str) -> str | _Lock:
-        assert self._lock is not None
-        try:
-            token = await self._lock.acquire(self._l2_key(key), self._policy.lock_ttl_s)
-        except CacheStoreError as exc:
-            self._store_failed("acquire", exc)
-            return _Lock.FAILED
-        return _Lock.TAKEN_ELSEWHERE if token is None else token
-
-    async def _release_lock(self, key: str, token: str) -> None:
-        assert self._lock is not None
-        try:
-            await self._lock.release(self._l2_key(key), token)
-        except CacheStoreError as exc:
-            # The lock expires by itself after lock_ttl_s.
-            self._store_failed("release", exc)
 
     def _maybe_refresh_early(
         self, key: str, entry: Entry[V], now: float, loader: Loader[V]
@@ -478,72 +423,14 @@ class LayeredCache(Generic[V]):
         if key in self._invalidated_while_loading:
             self._invalidated_while_loading[key] = True
 
-    async def _read_l2(self, key: str) -> Entry[V] | None:
-        assert self._l2 is not None
-        try:
-            payload = await self._l2.get(self._l2_key(key))
-        except CacheStoreError as exc:
-            self._store_failed("get", exc)
-            return None
-        if payload is None:
-            return None
-        header = unpack_header(payload)
-        if header is None:
-            self._emit(CacheStoreFailed(self._name, "decode", "UnknownPayloadFormat"))
-            return None
-        negative, fresh_until_epoch, delta_s = header
-        value: V | None = None
-        if not negative:
-            try:
-                value = self._codec.decode(payload[HEADER.size :])
-            except Exception as exc:
-                # A copy this version cannot read (a changed schema) is a miss, not an error.
-                self._emit(CacheStoreFailed(self._name, "decode", type(exc).__name__))
-                return None
-        fresh_until = self._monotonic() + (fresh_until_epoch - self._clock.now())
-        return Entry(
-            value,
-            fresh_until=fresh_until,
-            stale_until=fresh_until + self._policy.stale_ttl_s,
-            delta_s=delta_s,
-        )
-
     async def _fresh_l2(self, key: str) -> Entry[V] | None:
         if self._l2 is None:
             return None
-        entry = await self._read_l2(key)
+        entry = await self._l2.read(key)
         if entry is None or entry.fresh_until <= self._monotonic():
             return None
         self._fill_l1(key, entry)
         return entry
-
-    async def _write_l2(self, key: str, entry: Entry[V]) -> None:
-        if self._l2 is None:
-            return
-        ttl_s = entry.stale_until - self._monotonic()
-        if ttl_s <= 0.0:
-            return
-        try:
-            body = b"" if entry.value is None else self._codec.encode(entry.value)
-        except Exception as exc:
-            self._emit(CacheStoreFailed(self._name, "encode", type(exc).__name__))
-            return
-        header = pack_header(
-            negative=entry.negative,
-            fresh_until_epoch=self._clock.now() + (entry.fresh_until - self._monotonic()),
-            delta_s=entry.delta_s,
-        )
-        try:
-            await self._l2.set(self._l2_key(key), header + body, ttl_s)
-        except CacheStoreError as exc:
-            self._store_failed("set", exc)
-
-    async def _delete_l2(self, key: str) -> None:
-        assert self._l2 is not None
-        try:
-            await self._l2.delete(self._l2_key(key))
-        except CacheStoreError as exc:
-            self._store_failed("delete", exc)
 
     async def _publish(self, cache: str, keys: list[str]) -> None:
         if self._bus is None:
@@ -551,40 +438,16 @@ class LayeredCache(Generic[V]):
         try:
             await self._bus.publish(cache, keys)
         except CacheStoreError as exc:
-            self._store_failed("publish", exc)
-
-    # --- namespaces ---
-
-    def _memoize_version(self, namespace: str, version: int) -> None:
-        if self._ns_memo is None:
-            return
-        memo_s = self._policy.l1_ttl_s or self._policy.ttl_s
-        # Kept twice as long as it is fresh: the fallback while the L2 is unreachable.
-        self._ns_memo.put(namespace, (version, self._monotonic() + memo_s), 2 * memo_s)
-
-    def _forget_namespaces(self, namespaces: Iterable[str]) -> None:
-        for namespace in namespaces:
-            if self._l2 is None:
-                # The versions live here: a bump elsewhere is a bump here.
-                self._local_versions[namespace] = self._local_versions.get(namespace, 0) + 1
-            elif self._ns_memo is not None:
-                self._ns_memo.delete(namespace)
+            self._emit(store_failed(self._name, "publish", exc))
 
     # --- keys and events ---
 
-    def _l2_key(self, key: str) -> str:
+    def _lock_key(self, key: str) -> str:
         return f"{self._name}:{key}"
-
-    def _ns_key(self, namespace: str) -> str:
-        return f"{self._name}{_NAMESPACE_L2_INFIX}{namespace}"
 
     def _emit(self, event: CacheEvent) -> None:
         if self._listener is not None:
             self._listener.on_event(event)
-
-    def _store_failed(self, operation: str, exc: CacheStoreError) -> None:
-        cause = exc.__cause__ if exc.__cause__ is not None else exc
-        self._emit(CacheStoreFailed(self._name, operation, type(cause).__name__))
 
     def _on_evict(self, count: int) -> None:
         self._emit(CacheEvicted(self._name, count))

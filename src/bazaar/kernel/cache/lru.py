@@ -99,8 +99,11 @@ class LruCache(Generic[K, V]):
             slot = lookup(key)
             if slot is None:
                 return None
+            # Moved before the expiry check, not after: the node's pointer chasing then
+            # overlaps with the slot's (measured a few % on P8); an expired entry moved to
+            # the end is deleted the next line anyway.
+            move_to_end(key)
             if slot.expires_at > now():
-                move_to_end(key)
                 return slot.value
             del data[key]
             return None

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from bazaar.kernel.cache.errors import CacheStoreError
+from bazaar.kernel.cache.errors import CacheConfigurationError, CacheStoreError
 from bazaar.kernel.cache.events import CacheStoreFailed
 from bazaar.kernel.cache.listeners import CacheListener, NullCacheListener
 from bazaar.kernel.cache.ports import validate_ttl
 from bazaar.kernel.clock import Clock, SystemClock
-from bazaar.kernel.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -58,7 +57,9 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 
 def _check_bytes_client(redis: Redis) -> None:
     if redis.connection_pool.connection_kwargs.get("decode_responses"):
-        raise ConfigurationError("redis", "the client decodes responses; the cache stores bytes")
+        raise CacheConfigurationError(
+            "redis", "the client decodes responses; the cache stores bytes"
+        )
 
 
 def _px(ttl_s: float) -> int:
@@ -83,7 +84,7 @@ class RedisCacheStore:
             prefix: Prepended to every key this store writes.
 
         Raises:
-            ConfigurationError: If the client decodes responses.
+            CacheConfigurationError: If the client decodes responses.
         """
         _check_bytes_client(redis)
         # (execute_command is untyped in redis-py; bound once, it is called typed.)
@@ -189,7 +190,7 @@ class RedisLoadLock:
             prefix: Prepended to every lock key.
 
         Raises:
-            ConfigurationError: If the client decodes responses.
+            CacheConfigurationError: If the client decodes responses.
         """
         _check_bytes_client(redis)
         self._execute: Callable[..., Awaitable[Any]] = redis.execute_command
@@ -265,10 +266,10 @@ class RedisInvalidationBus:
             max_backoff_s: The longest wait between attempts.
 
         Raises:
-            ConfigurationError: If the backoff bounds are not ``0 < min <= max``.
+            CacheConfigurationError: If the backoff bounds are not ``0 < min <= max``.
         """
         if not 0 < min_backoff_s <= max_backoff_s:
-            raise ConfigurationError(
+            raise CacheConfigurationError(
                 "backoff",
                 f"need 0 < min_backoff_s <= max_backoff_s, got {min_backoff_s}, {max_backoff_s}",
             )

@@ -6,6 +6,7 @@ from bazaar.tour.runner import Scenario
 from bazaar.tour.scenarios import (
     breaker,
     bulkhead,
+    caching,
     checkout,
     compression,
     crash,
@@ -44,6 +45,9 @@ SCENARIOS: dict[str, Scenario] = {
         etag.SCENARIO,
         versioning.SCENARIO,
         compression.SCENARIO,
+        caching.CACHE_ASIDE,
+        caching.STAMPEDE,
+        caching.PENETRATION,
         checkout.CHECKOUT,
         checkout.COMPENSATION,
         oversell.SCENARIO,

@@ -120,7 +120,8 @@ async def read_product(
         )
     product = read.product
     assert product is not None  # read_product raises for a product the caller cannot see
-    if not principal.can(Permission.PRODUCTS_WRITE):
+    manager = principal.can(Permission.PRODUCTS_WRITE)
+    if not manager:
         service.record_view(product)
     headers = product_headers(product) | cache_headers(read.status)
     if if_none_match_hits(if_none_match, headers["etag"]):
@@ -128,7 +129,7 @@ async def read_product(
     if picked is not None and "stock" not in picked:
         details = ProductDetails(product, None)
     else:
-        details = await service.details(product)
+        details = await service.details(product, live_stock=manager)
     return ORJSONResponse(shape.body(details, picked), headers=headers)
 
 

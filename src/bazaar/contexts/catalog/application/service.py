@@ -327,10 +327,11 @@ class CatalogService:
             for p in products
         ]
 
-    async def details(self, product: Product) -> ProductDetails:
+    async def details(self, product: Product, *, live_stock: bool = False) -> ProductDetails:
         """One product with its stock: from the short-lived stock cache when there is one
-        (a product page may show stock ``stock_ttl_s`` old; checkout reserves live)."""
-        if self._cache is None:
+        (a product page may show stock ``stock_ttl_s`` old; checkout reserves live), or
+        from inventory with ``live_stock`` (merchants, who manage it, see it as it is)."""
+        if self._cache is None or live_stock:
             return (await self.with_stock(product.tenant_id, [product]))[0]
         stock = await self._cache.product_stock(
             product.tenant_id,
