@@ -11,7 +11,7 @@ Stampede: 1,000 concurrent ``LayeredCache.get`` of one cold key (L1, memory L2 a
 lock, a loader that takes 50 ms) -> exactly 1 load; and the same across two ``LayeredCache``
 instances sharing the store and the lock (two "processes") -> exactly 1 load in total.
 
-Takes about a minute; writes ``bench/results/cache_vs_cachetools.json``.
+Takes about half a minute; writes ``bench/results/cache_vs_cachetools.json``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ TARGET_RATIO = 1.0
 BOUND = 10_000
 GET_SHARE = 0.9
 OPS = 200_000  # pre-drawn operations per workload, replayed in slices
-RUNS, SLICES, SLICE_OPS = 11, 4, 25_000  # medians of 11 runs of 4 interleaved slices
+RUNS, SLICES, SLICE_OPS = 21, 4, 25_000  # medians of 21 runs of 4 interleaved slices
 TTL_S = 3_600.0  # long: entries expire by the size bound here, as in cachetools.LRUCache
 WORKLOADS = {"uniform": ("uniform", 20_000), "zipf": ("zipf", 100_000)}  # shape, key space
 STAMPEDE_CALLERS = 1_000

@@ -14,6 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from bazaar.kernel.cache import (
+    CacheConfigurationError,
     CacheEvent,
     CachePolicy,
     CacheStatus,
@@ -209,6 +210,13 @@ class TestRedisAdapters:
             assert raised.value.key == "redis"
             with pytest.raises(ConfigurationError):
                 RedisLoadLock(client)
+
+    async def test_a_backoff_that_is_not_bounded_is_refused(self, redis_url: str) -> None:
+        async with Redis.from_url(redis_url) as client:
+            for low, high in [(0.0, 1.0), (2.0, 1.0)]:
+                with pytest.raises(CacheConfigurationError) as raised:
+                    RedisInvalidationBus(client, min_backoff_s=low, max_backoff_s=high)
+                assert raised.value.key == "backoff"
 
     async def test_keys_live_under_the_prefix(self, redis_harness: RedisCacheHarness) -> None:
         store, admin = redis_harness.store(), redis_harness.client()

@@ -94,7 +94,7 @@ class TestFaultInjection:
         assert allowed.status_code == 200
 
     @pytest.mark.parametrize(
-        ("dependency", "detail"), [("nope", "Unknown dependency"), ("db_read", "not wired")]
+        ("dependency", "detail"), [("nope", "Unknown dependency"), ("redis", "not wired")]
     )
     async def test_unknown_or_unwired_dependencies_are_404(
         self, demo: AppHarness, dependency: str, detail: str
