@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-__all__ = ["ME_BODY", "app"]
+__all__ = ["ME_BODY", "PRODUCT_BODY", "app"]
 
 # The shape of bazaar's /me answer (``{"id", "email", "role", "tenant_id"}``, snowflake ids as
 # strings) and, for the benchmark's user, the same byte count; the benchmark records both.
@@ -35,6 +35,24 @@ ME_BODY: dict[str, object] = {
 }
 
 
+# The shape of bazaar's product answer (api.md "Product") at about the byte count of the
+# product ``bench/read_path.py`` creates; the benchmark records both sizes.
+PRODUCT_BODY: dict[str, object] = {
+    "id": "384204280031424520",
+    "tenant_id": "384204280031424512",
+    "name": "Bench teapot",
+    "description": "A cast-iron teapot, enamelled inside; holds 1.2 litres.",
+    "price": {"amount": "24.90", "currency": "EUR"},
+    "category": "kitchen",
+    "attributes": {"colour": "black", "litres": 1.2},
+    "status": "active",
+    "version": 1,
+    "created_at": "2026-11-26T12:00:00.000000Z",
+    "updated_at": "2026-11-26T12:00:00.000000Z",
+    "stock": {"available": 100, "reserved": 0},
+}
+
+
 async def healthz(_request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
@@ -43,4 +61,8 @@ async def me(_request: Request) -> JSONResponse:
     return JSONResponse(ME_BODY)
 
 
-app = Starlette(routes=[Route("/healthz", healthz), Route("/me", me)])
+async def product(_request: Request) -> JSONResponse:
+    return JSONResponse(PRODUCT_BODY)
+
+
+app = Starlette(routes=[Route("/healthz", healthz), Route("/me", me), Route("/product", product)])

@@ -44,6 +44,7 @@ from bazaar.contexts.identity.adapters import (
     SqlIdentityUnitOfWork,
 )
 from bazaar.contexts.identity.application.ports import PasswordHasher
+from bazaar.contexts.identity.application.subject_cache import CachedSubjects
 from bazaar.contexts.inventory import InventoryService
 from bazaar.contexts.inventory.adapters import (
     SqlInventoryReadModel,
@@ -498,6 +499,10 @@ def build_rate_limit_store(clock: Clock, redis: Redis | None) -> RateLimitStore:
     return RedisRateLimitStore(redis, clock=None if isinstance(clock, SystemClock) else clock)
 
 
+# Remembered bearer subjects per process: one per active session (~200 bytes each).
+SUBJECT_CACHE_MAX_ENTRIES = 100_000
+
+
 async def build_identity_service(
     settings: Settings,
     clock: Clock,
@@ -526,9 +531,15 @@ async def build_identity_service(
         keys_dir=settings.data_dir / "keys",
     )
     auth = settings.auth
+    reads = CachedSubjects(
+        SqlIdentityReadModel(database.read_engine),
+        clock,
+        ttl_s=auth.subject_cache_ttl_s,
+        max_entries=SUBJECT_CACHE_MAX_ENTRIES,
+    )
     return IdentityService(
         unit_of_work=lambda: SqlIdentityUnitOfWork(database.sessions),
-        reads=SqlIdentityReadModel(database.read_engine),
+        reads=reads,
         passwords=passwords or Argon2PasswordHasher(),
         tokens=JwtTokenCodec(
             keyring,
@@ -541,7 +552,7 @@ async def build_identity_service(
         clock=clock,
         refresh_token_ttl_s=auth.refresh_token_ttl_s,
         tenant_creation=TenantCreationPolicy(open=settings.demo, operator_key=operator_key),
-        listeners=(AuditLogListener(),),
+        listeners=(AuditLogListener(), reads.on_event),
     )
 
 

@@ -94,6 +94,9 @@ class AuthSettings(_Section):
     audience: str = "bazaar-api"
     access_token_ttl_s: int = Field(default=900, ge=10, le=86_400)
     refresh_token_ttl_s: int = Field(default=7 * 86_400, ge=60)
+    # How long a process remembers who a bearer token belongs to (role, revocation, plan);
+    # changes made in the same process are seen at once. 0: read it on every request.
+    subject_cache_ttl_s: float = Field(default=1.0, ge=0, le=60)
 
 
 class MessagingSettings(_Section):

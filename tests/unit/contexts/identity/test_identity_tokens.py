@@ -256,3 +256,42 @@ class TestRotation:
         )
         assert after.decode(old_token).user_id == 1
         assert after.decode(new_token).user_id == 2
+
+
+class TestRememberedTokens:
+    """Verified tokens are remembered by their exact text; nothing else gets through."""
+
+    def test_a_remembered_token_still_expires(
+        self, codec: JwtTokenCodec, clock: ManualClock
+    ) -> None:
+        token = codec.issue(user_id=1, tenant_id=1, role=Role.CUSTOMER).token
+        clock.advance(850)
+        assert codec.decode(token).user_id == 1  # remembered, with 50 s left
+        clock.advance(49)
+        assert codec.decode(token).user_id == 1
+        clock.advance(1)
+        assert reason(codec, token) == "expired"
+
+    def test_one_tampered_byte_is_verified_in_full(
+        self, codec: JwtTokenCodec, clock: ManualClock
+    ) -> None:
+        token = codec.issue(user_id=1, tenant_id=1, role=Role.CUSTOMER).token
+        codec.decode(token)
+        header, payload, signature = token.split(".")
+        claims = valid_claims(clock) | {"sub": "1", "tid": "1", "roles": ["admin"]}
+        assert reason(codec, f"{header}.{b64(json.dumps(claims).encode())}.{signature}") == (
+            "signature"
+        )
+        flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+        assert reason(codec, f"{header}.{payload}.{flipped}") == "signature"
+
+    def test_a_remembered_token_of_a_withdrawn_key_is_refused(
+        self, tmp_path: Path, clock: ManualClock
+    ) -> None:
+        keyring = load_keyring(secret=None, private_key_file=None, keys_dir=tmp_path / "keys")
+        verifying = dict(keyring.verifying)
+        codec = make_codec(Keyring(signing=keyring.signing, verifying=verifying), clock)
+        token = codec.issue(user_id=1, tenant_id=1, role=Role.CUSTOMER).token
+        codec.decode(token)
+        del verifying[keyring.signing.kid]
+        assert reason(codec, token) == "unknown_kid"
