@@ -73,7 +73,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -748,7 +748,9 @@ def _stop(process: subprocess.Popen[bytes], within_s: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def sqlite_system(workdir: Path, reference_s: float) -> Iterator[System]:
+def sqlite_system(
+    workdir: Path, reference_s: float, settings: Sequence[str] = ()
+) -> Iterator[System]:
     """``bazaar up --demo`` on SQLite files in ``workdir``; its PSP at 0 ms latency."""
     bazaar = BazaarProcess(
         workdir / "up",
@@ -757,6 +759,7 @@ def sqlite_system(workdir: Path, reference_s: float) -> Iterator[System]:
         "--set", "host=127.0.0.1",
         # A few users ordering flat out is what the limits refuse (ADR 0007); measured apart.
         "--set", "rate_limits.default=off", "--set", "rate_limits.payments=off",
+        *_set_arguments(settings),
     )  # fmt: skip
     try:
         bazaar.wait_ready(60)
@@ -782,8 +785,17 @@ def sqlite_system(workdir: Path, reference_s: float) -> Iterator[System]:
 
 
 @contextlib.contextmanager
+def _set_arguments(settings: Sequence[str]) -> list[str]:
+    return [argument for setting in settings for argument in ("--set", setting)]
+
+
 def postgres_system(
-    workdir: Path, pg: PostgresServer, processes: int, reference_s: float, pgbench_s: int
+    workdir: Path,
+    pg: PostgresServer,
+    processes: int,
+    reference_s: float,
+    pgbench_s: int,
+    settings: Sequence[str] = (),
 ) -> Iterator[System]:
     """PSP (``bazaar psp``) and ``bazaar api --workers N`` on database ``bazaar`` of ``pg``."""
     database_url = pg.sqlalchemy_url("bazaar")
@@ -818,7 +830,7 @@ def postgres_system(
         with stack:
             api = subprocess.Popen(
                 [sys.executable, "-m", "bazaar", "api", "--workers", str(processes),
-                 "--port", str(api_port)],
+                 "--port", str(api_port), *_set_arguments(settings)],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             _wait_http(f"http://127.0.0.1:{psp_port}/healthz", psp)
@@ -999,7 +1011,7 @@ async def run_config(name: str, args: argparse.Namespace, workdir: Path) -> dict
     if name == "sqlite":
         counted = await count_commits(workdir / "count", None, args.count_orders, worker=True)
         _print_counted(name, counted)
-        with sqlite_system(workdir / "sqlite", args.reference_s) as system:
+        with sqlite_system(workdir / "sqlite", args.reference_s, args.set) as system:
             note("sqlite: bazaar up --demo ready")
             raw = await measure(system, args)
         results[name] = summarize(name, raw, counted, args.levels)
@@ -1015,7 +1027,12 @@ async def run_config(name: str, args: argparse.Namespace, workdir: Path) -> dict
             _print_counted(name, counted)
             for processes in args.api_processes:
                 with postgres_system(
-                    workdir / f"pg{processes}", pg, processes, args.reference_s, args.pgbench_s
+                    workdir / f"pg{processes}",
+                    pg,
+                    processes,
+                    args.reference_s,
+                    args.pgbench_s,
+                    args.set,
                 ) as system:
                     note(f"postgres: PSP and bazaar api --workers {processes} ready")
                     raw = await measure(system, args)
@@ -1184,6 +1201,14 @@ def main() -> None:
     )
     parser.add_argument("--order-timeout", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="2 rounds, levels 1,4; ~1 min")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a bazaar setting for the measured processes (repeatable), e.g. "
+        "tracing.enabled=false: tracing's cost is the ratio of two runs",
+    )
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()

@@ -13,12 +13,18 @@ product pair:
   body;
 * reference: ``GET /product`` on ``bench/reference_app.py``, a fixed body of the same shape.
 
+``--tracing`` measures the same read on three ``bazaar up`` processes sharing one data
+dir (so one token serves all three) instead: tracing as configured by default (every
+request a server span in the in-process store), tracing off, and 1 % sampling. The ratio
+of the first to the second is tracing's cost (the issue's bar: ≤ 10 % of throughput).
+
 Run::
 
     python bench/read_path.py            # 5 runs x 3 s per server (~40 s)
+    python bench/read_path.py --tracing  # tracing's overhead (~60 s)
     python bench/read_path.py --quick    # smoke run; writes nothing
 
-Writes ``bench/results/read_path.json``.
+Writes ``bench/results/read_path.json`` (``read_path_tracing.json`` with ``--tracing``).
 """
 
 from __future__ import annotations
@@ -62,6 +68,13 @@ from http_baseline import (
 )
 
 RESULTS = Path(__file__).resolve().parent / "results" / "read_path.json"
+TRACING_RESULTS = RESULTS.with_name("read_path_tracing.json")
+# The tracing variants --tracing compares; the first is the subject, as configured by default.
+TRACING_VARIANTS: dict[str, tuple[str, ...]] = {
+    "tracing on (default)": (),
+    "tracing off": ("tracing.enabled=false",),
+    "1 % sampled": ("tracing.sample_ratio=0.01",),
+}
 CUSTOMER_EMAIL = "bench-customer@example.com"
 
 
@@ -73,7 +86,7 @@ class ProductProbe:
     reference_body_bytes: int
 
 
-def prepare_product(bazaar: Server, reference: Server) -> ProductProbe:
+def prepare_product(bazaar: Server, reference: Server | None) -> ProductProbe:
     """A tenant, a product, a signed-in customer; the product read once (into the cache)."""
     with httpx.Client(base_url=bazaar.base_url, timeout=10.0, trust_env=False) as client:
         created = client.post(
@@ -121,9 +134,23 @@ def prepare_product(bazaar: Server, reference: Server) -> ProductProbe:
         if states != ["MISS", "HIT"]:
             raise BenchError(f"expected a MISS then a HIT, got X-Cache {states}")
         body = client.get(path, headers=headers).content
+    if reference is None:
+        return ProductProbe(path, token, len(body), 0)
     reference_body = httpx.get(reference.base_url + "/product", timeout=10.0, trust_env=False)
     reference_body.raise_for_status()
     return ProductProbe(path, token, len(body), len(reference_body.content))
+
+
+def tracing_pair(workdir: Path, stack: contextlib.ExitStack) -> tuple[Pair, ProductProbe]:
+    """The tracing variants as one pair on one data dir, the default configuration first."""
+    servers = []
+    for number, (label, settings) in enumerate(TRACING_VARIANTS.items()):
+        server = bazaar_server(workdir, f"bazaar-{number}", settings)
+        start_ready(server, stack)  # one after another: the first migrates and seeds
+        servers.append((label, server))
+    probe = prepare_product(servers[0][1], None)
+    sides = [Side(label, server, probe.path) for label, server in servers]
+    return Pair("product", sides, {"Authorization": f"Bearer {probe.token}"}), probe
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -136,6 +163,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pause", type=float, default=0.2)
     parser.add_argument("--loadgen", choices=("auto", "wrk", "asyncio"), default="auto")
     parser.add_argument("--quick", action="store_true", help="2 runs x 1 s; writes nothing")
+    parser.add_argument(
+        "--tracing", action="store_true", help="tracing on / off / 1 %% sampled, no reference"
+    )
     parser.add_argument("--output", type=Path, default=None, help=f"default: {RESULTS}")
     args = parser.parse_args(argv)
     if args.quick:
@@ -143,7 +173,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if not 1 <= args.runs <= 50 or not 0.5 <= args.duration <= 60:
         parser.error("--runs must be 1..50 and --duration 0.5..60 s (bounded benchmark)")
     if args.output is None and not args.quick:
-        args.output = RESULTS
+        args.output = TRACING_RESULTS if args.tracing else RESULTS
     return args
 
 
@@ -158,20 +188,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bazaar-bench-") as tmp:
             workdir = Path(tmp)
             with contextlib.ExitStack() as stack:
-                bazaar = bazaar_server(workdir)
-                start_ready(bazaar, stack)
-                assert bazaar.process is not None
-                seen = loaded_impls(bazaar.process.pid)
-                impls["bazaar"] = seen
-                loop, http = (seen["loop"], seen["http"]) if seen else ("auto", "auto")
-                reference = reference_server(workdir, "reference", loop, http)
-                start_ready(reference, stack)
-                probe = prepare_product(bazaar, reference)
-                pair = Pair(
-                    "product",
-                    [Side("bazaar", bazaar, probe.path), Side("reference", reference, "/product")],
-                    {"Authorization": f"Bearer {probe.token}"},
-                )
+                if args.tracing:
+                    pair, probe = tracing_pair(workdir, stack)
+                else:
+                    bazaar = bazaar_server(workdir)
+                    start_ready(bazaar, stack)
+                    assert bazaar.process is not None
+                    seen = loaded_impls(bazaar.process.pid)
+                    impls["bazaar"] = seen
+                    loop, http = (seen["loop"], seen["http"]) if seen else ("auto", "auto")
+                    reference = reference_server(workdir, "reference", loop, http)
+                    start_ready(reference, stack)
+                    probe = prepare_product(bazaar, reference)
+                    pair = Pair(
+                        "product",
+                        [
+                            Side("bazaar", bazaar, probe.path),
+                            Side("reference", reference, "/product"),
+                        ],
+                        {"Authorization": f"Bearer {probe.token}"},
+                    )
                 measure_pair(pair, args, generator)
                 summary = {"product": summarize(pair)}
     except KeyboardInterrupt:
@@ -183,10 +219,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     machine["load_average_at_end"] = list(os.getloadavg())
     recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
-    console.print(render(summary, f"read_path (P1) — {recorded_at}, {generator}"))
+    title = "read_path, tracing overhead" if args.tracing else "read_path (P1)"
+    console.print(render(summary, f"{title} — {recorded_at}, {generator}"))
     report = {
-        "benchmark": "read_path",
-        "target": "P1: >= 0.5x the reference's req/s, p99 <= 3x the reference's p99",
+        "benchmark": "read_path_tracing" if args.tracing else "read_path",
+        "target": (
+            "tracing on costs <= 10% of the throughput with tracing off"
+            if args.tracing
+            else "P1: >= 0.5x the reference's req/s, p99 <= 3x the reference's p99"
+        ),
         "recorded_at": recorded_at,
         "machine": machine,
         "versions": versions(),
@@ -198,7 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "event_loop_and_http_observed": impls,
             "bazaar": "bazaar up --demo, rate_limits.default=off; a customer's bearer JWT; "
             "the product warm in the L1 (X-Cache: HIT)",
-            "reference": "bench/reference_app.py GET /product (bare Starlette, fixed body)",
+            "reference": (
+                {label: list(settings) for label, settings in TRACING_VARIANTS.items()}
+                if args.tracing
+                else "bench/reference_app.py GET /product (bare Starlette, fixed body)"
+            ),
             "total_seconds": round(elapsed, 1),
         },
         "body_bytes": {

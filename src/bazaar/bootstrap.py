@@ -103,6 +103,7 @@ from bazaar.contexts.webhooks.adapters import (
 )
 from bazaar.infra.db import Database, create_database
 from bazaar.infra.db.engine import PoolConfig
+from bazaar.infra.db.pool import PoolWaited, observe_pools, pool_stats
 from bazaar.infra.keys import Keyring, load_keyring
 from bazaar.kernel.breaker import (
     BreakerConfig,
@@ -162,6 +163,9 @@ from bazaar.kernel.messaging import (
 from bazaar.kernel.messaging.guarded import GuardedBroker
 from bazaar.kernel.observability.listeners import MessagingMetricsListener, MetricsListener
 from bazaar.kernel.observability.metrics import Metrics
+from bazaar.kernel.observability.tracing import TraceStore, Tracing
+from bazaar.kernel.observability.tracing import install as install_tracing
+from bazaar.kernel.observability.tracing import uninstall as uninstall_tracing
 from bazaar.kernel.ratelimit import MemoryRateLimitStore, RateLimitStore, RedisRateLimitStore
 from bazaar.kernel.resilience import (
     DependencyGuard,
@@ -189,6 +193,7 @@ __all__ = [
     "build_notifications",
     "build_order_service",
     "build_payment_service",
+    "build_tracing",
     "build_webhook_service",
     "build_webhooks",
     "build_worker",
@@ -253,6 +258,8 @@ class Container:
     catalog_background: CatalogBackground
     inventory: InventoryService
     orders: OrderService
+    # Spans of this process (None: tracing off); installed as the process's tracer.
+    tracing: Tracing | None = None
 
     def start_api_work(self) -> None:
         """The background work of an API process: checkout sagas (resume the unfinished
@@ -268,6 +275,8 @@ class Container:
         await self.catalog_background.aclose()
 
     async def aclose(self) -> None:
+        if self.tracing is not None:
+            uninstall_tracing(self.tracing)
         # Sagas first: they call payments and write to the database.
         await self.orders.aclose()
         await self.catalog_background.aclose()
@@ -276,6 +285,9 @@ class Container:
         await self.database.dispose()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.tracing is not None:
+            # Off the loop: the exporter's last batch is an HTTP request.
+            await asyncio.to_thread(self.tracing.shutdown)
 
     async def refresh_gauges(self) -> None:
         """Set gauges that mirror shared state (a breaker another process opened)."""
@@ -292,6 +304,12 @@ class Container:
         for consumer, topics in CONSUMER_TOPICS.items():
             lag = sum([await broker.backlog(topic, consumer) for topic in topics])
             self.metrics.consumer_lag.labels(consumer).set(lag)
+        for stats in pool_stats(self.database.engines):
+            connections = self.metrics.db_pool_connections
+            connections.labels(stats.pool, "in_use").set(stats.in_use)
+            connections.labels(stats.pool, "idle").set(stats.idle)
+            self.metrics.db_pool_max_connections.labels(stats.pool).set(stats.max_connections)
+            self.metrics.db_pool_waiting.labels(stats.pool).set(stats.waiting)
 
 
 def snowflake_worker_id(settings: Settings) -> int:
@@ -326,6 +344,36 @@ def breaker_config(settings: Settings) -> BreakerConfig:
     )
 
 
+def build_tracing(settings: Settings, service_name: str = "bazaar") -> Tracing | None:
+    """The process's tracer provider: sampler, in-process store, OTLP export (§10.1)."""
+    config = settings.tracing
+    if not config.enabled:
+        return None
+    exporter = None
+    if settings.otlp_endpoint:
+        # Imported only when configured: the exporter brings protobuf and requests.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=f"{settings.otlp_endpoint.rstrip('/')}/v1/traces")
+    return Tracing(
+        service_name=service_name,
+        sample_ratio=config.sample_ratio,
+        store=TraceStore(config.store_traces) if config.store_traces else None,
+        exporter=exporter,
+    )
+
+
+def _pool_metrics(metrics: Metrics) -> Callable[[PoolWaited], None]:
+    """Checkout waits of the database pools as ``bazaar_db_pool_*`` metrics."""
+
+    def observe(event: PoolWaited) -> None:
+        metrics.db_pool_wait_seconds.labels(event.pool).observe(event.seconds)
+        if event.timed_out:
+            metrics.db_pool_timeouts_total.labels(event.pool).inc()
+
+    return observe
+
+
 def database_pool_config(settings: Settings) -> PoolConfig:
     db = settings.database
     return PoolConfig(
@@ -353,8 +401,12 @@ async def build_container(
             an ``httpx.ASGITransport`` around the simulator); None talks to ``psp_url``.
     """
     clock = clock or SystemClock()
+    # First, so that everything built below (start-up statements too) is traced.
+    tracing = build_tracing(settings)
+    install_tracing(tracing)
     database = create_database(settings.effective_database_url, database_pool_config(settings))
     metrics = Metrics()
+    observe_pools(database.engines, _pool_metrics(metrics))
     ids = SnowflakeGenerator(snowflake_worker_id(settings), clock)
     listener = MetricsListener(metrics)
     redis = _redis_client(settings.redis_url) if settings.redis_url else None
@@ -484,6 +536,7 @@ async def build_container(
         catalog_background=catalog_background,
         inventory=inventory,
         orders=orders,
+        tracing=tracing,
     )
 
 

@@ -161,6 +161,21 @@ class OrdersSettings(_Section):
         return self
 
 
+class TracingSettings(_Section):
+    """Spans (capabilities §10.1): docs/observability.md."""
+
+    enabled: bool = True
+    # Share of new traces recorded; a request with a sampled traceparent is always recorded.
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    # Recent traces kept in process for /api/v1/admin/traces; 0 keeps none.
+    store_traces: int = Field(default=500, ge=0, le=100_000)
+
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+# A logger name: dotted Python identifiers (``bazaar.access``, ``sqlalchemy.engine``).
+_LOGGER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 # A CORS origin as browsers send it: scheme, host and optional port, lower case, no path.
 _ORIGIN = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)*)(:[0-9]{1,5})?")
 
@@ -226,7 +241,12 @@ class Settings(BaseSettings):
     # Hosts or CIDRs user-given URLs may reach despite the SSRF guard (local development).
     ssrf_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Per logger, over log_level: "bazaar.access=warning,sqlalchemy.engine=info".
+    log_levels: Annotated[dict[str, LogLevel], NoDecode] = Field(default_factory=dict)
     log_json: bool = True
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    # An OTLP/HTTP collector (``http://host:4318``); spans go there as well when set.
+    otlp_endpoint: str = ""
 
     @field_validator(
         "database_replica_urls", "cors_origins", "ssrf_allow", "trusted_proxies", mode="before"
@@ -262,6 +282,28 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"scheme must be one of {', '.join(DATABASE_SCHEMES)} (got {scheme!r})"
             )
+        return value
+
+    @field_validator("log_levels", mode="before")
+    @classmethod
+    def _logger_levels(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        levels: dict[str, str] = {}
+        for entry in (part.strip() for part in value.split(",")):
+            if not entry:
+                continue
+            logger, separator, level = entry.partition("=")
+            if not separator or not _LOGGER_NAME.fullmatch(logger.strip()):
+                raise ValueError(f"expected logger=level pairs separated by commas (got {entry!r})")
+            levels[logger.strip()] = level.strip().lower()
+        return levels
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_collector(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(f"must be an http(s) URL of an OTLP/HTTP collector (got {value!r})")
         return value
 
     @field_validator("rate_limits")

@@ -1,8 +1,9 @@
-"""Operator endpoints of the process: breakers, faults, admission (capabilities §3.4, §4.3, §4.6).
+"""Operator endpoints of the process: breakers, faults, admission, traces (§3.4, §4.3, §4.6, §10.1).
 
 These act on the process, not on one tenant's data: a tenant admin (``ops:admin``), the
 platform operator (``X-Operator-Key``) or, for faults, anyone in demo mode may use them.
 ``GET /mail`` lists what the demo mail sink received, under the same rules as faults.
+Traces span tenants, so a tenant admin sees only its own tenant's (docs/observability.md).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from bazaar.api.problems import FieldError, ProblemError
@@ -22,6 +25,7 @@ from bazaar.api.security import forbidden, optional_principal, unauthenticated
 from bazaar.bootstrap import Container
 from bazaar.contexts.identity import Permission, Principal
 from bazaar.infra.mail import MailArchive
+from bazaar.kernel.observability.tracing import TraceRecord, TraceStore
 from bazaar.kernel.resilience import DependencyGuard, FaultSpec
 
 __all__ = ["FAULT_DEPENDENCIES", "router"]
@@ -30,6 +34,8 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 # The dependencies api.md names for fault injection; each answers 404 until it is wired.
 FAULT_DEPENDENCIES = ("psp", "smtp", "db_read", "redis", "broker")
+# How many recent traces a tenant admin's listing looks through for its own.
+TRACE_SCAN_LIMIT = 2_000
 
 
 class BreakerView(BaseModel):
@@ -89,19 +95,41 @@ def ops_access(*, open_in_demo: bool) -> Callable[..., Awaitable[None]]:
     async def check(
         request: Request, principal: Principal | None = Depends(optional_principal)
     ) -> None:
-        settings = _container(request).settings
-        if open_in_demo and settings.demo:
-            return
-        offered = request.headers.get("x-operator-key")
-        expected = settings.operator_key.get_secret_value() if settings.operator_key else None
-        if offered and expected and hmac.compare_digest(offered.encode(), expected.encode()):
-            return
-        if principal is None:
-            raise unauthenticated("Sign in as an admin or send X-Operator-Key.")
-        if not principal.can(Permission.OPS_ADMIN):
-            raise forbidden("Operating the platform needs the ops:admin permission.")
+        if not _operator_or_demo(request, open_in_demo=open_in_demo):
+            _require_ops_admin(principal)
 
     return check
+
+
+def _operator_or_demo(request: Request, *, open_in_demo: bool) -> bool:
+    """Whether the platform operator calls (``X-Operator-Key``), or demo mode opens it."""
+    settings = _container(request).settings
+    if open_in_demo and settings.demo:
+        return True
+    offered = request.headers.get("x-operator-key")
+    expected = settings.operator_key.get_secret_value() if settings.operator_key else None
+    return bool(offered and expected and hmac.compare_digest(offered.encode(), expected.encode()))
+
+
+def _require_ops_admin(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise unauthenticated("Sign in as an admin or send X-Operator-Key.")
+    if not principal.can(Permission.OPS_ADMIN):
+        raise forbidden("Operating the platform needs the ops:admin permission.")
+    return principal
+
+
+async def trace_viewer(
+    request: Request, principal: Principal | None = Depends(optional_principal)
+) -> int | None:
+    """Who may read traces: the tenant whose traces a tenant admin sees, or None for all.
+
+    Traces are the process's, across tenants; the operator (and anyone in demo mode, for
+    the console) sees them all, a tenant's admin only the traces of its own requests.
+    """
+    if _operator_or_demo(request, open_in_demo=True):
+        return None
+    return _require_ops_admin(principal).tenant_id
 
 
 def _guard(container: Container, dependency: str) -> DependencyGuard:
@@ -329,3 +357,85 @@ def _standing_subject(policy: str, subject: str) -> str | None:
         # Login counts accounts and addresses, never users: a user has no standing there.
         return subject if kind == "ip" else None
     return subject
+
+
+class SpanView(BaseModel):
+    span_id: str
+    parent_id: str | None
+    name: str
+    kind: str
+    start: datetime
+    duration_ms: float
+    attributes: dict[str, Any]
+    status: str
+
+
+class TraceView(BaseModel):
+    trace_id: str
+    spans: list[SpanView]
+
+
+def _trace_view(record: TraceRecord) -> TraceView:
+    return TraceView(
+        trace_id=record.trace_id,
+        spans=[
+            SpanView(
+                span_id=span.span_id,
+                parent_id=span.parent_id,
+                name=span.name,
+                kind=span.kind,
+                start=span.start,
+                duration_ms=span.duration_ms,
+                attributes=dict(span.attributes),
+                status=span.status,
+            )
+            for span in record.spans
+        ],
+    )
+
+
+def _visible_to(record: TraceRecord, tenant_id: int | None) -> bool:
+    if tenant_id is None:
+        return True
+    tenant = str(tenant_id)
+    return any(span.attributes.get("bazaar.tenant_id") == tenant for span in record.spans)
+
+
+def _trace_store(request: Request) -> TraceStore | None:
+    tracing = _container(request).tracing
+    return None if tracing is None else tracing.store
+
+
+@router.get(
+    "/traces",
+    summary="The most recently active traces kept in this process, newest first",
+)
+async def list_traces(
+    request: Request,
+    limit: int = Query(default=20, ge=1, le=500),
+    viewer: int | None = Depends(trace_viewer),
+) -> list[TraceView]:
+    store = _trace_store(request)
+    if store is None:
+        return []
+    # A tenant admin's filter may skip traces: look further back than ``limit``.
+    records = store.recent(limit if viewer is None else TRACE_SCAN_LIMIT)
+    return [_trace_view(r) for r in records if _visible_to(r, viewer)][:limit]
+
+
+@router.get(
+    "/traces/{trace_id}",
+    summary="One trace kept in this process, its spans by start time",
+)
+async def get_trace(
+    request: Request,
+    trace_id: str = PathParam(pattern=r"^[0-9a-fA-F]{32}$"),
+    viewer: int | None = Depends(trace_viewer),
+) -> TraceView:
+    store = _trace_store(request)
+    record = None if store is None else store.get(trace_id)
+    if record is None or not _visible_to(record, viewer):
+        raise ProblemError(
+            404, "not-found", f"No trace {trace_id} is kept in this process (it may have aged out)."
+        )
+    return _trace_view(record)

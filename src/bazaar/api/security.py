@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry import trace
 
 from bazaar.api.client_ip import ClientIpResolver
 from bazaar.api.problems import ProblemError
@@ -24,6 +25,7 @@ from bazaar.contexts.identity import (
     Principal,
     TokenInvalidError,
 )
+from bazaar.kernel.observability.context import tenant_id_var
 
 __all__ = [
     "BEARER_CHALLENGE",
@@ -47,6 +49,13 @@ _BEARER_PREFIX = "bearer "
 # the answers to missing or bad credentials are ours, as problem+json.
 _bearer = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="api_key")
+
+
+def _authenticated(principal: Principal) -> Principal:
+    """Name the caller's tenant on the request's logs and on its server span."""
+    tenant_id_var.set(principal.tenant_id)
+    trace.get_current_span().set_attribute("bazaar.tenant_id", str(principal.tenant_id))
+    return principal
 
 
 def unauthenticated(detail: str, *, invalid_token: bool = False) -> ProblemError:
@@ -104,7 +113,7 @@ async def optional_principal(
             return None
     except AuthenticationError as exc:
         raise _authentication_problem(exc) from exc
-    request.state.principal = principal
+    request.state.principal = _authenticated(principal)
     return principal
 
 
@@ -187,5 +196,5 @@ class CallerIdentifier:
             # The store failed (pool exhausted, database down): count the request by IP and
             # let the route's own dependency meet the error and map it (503, not 500).
             return None
-        scope.setdefault("state", {})[_AUTHENTICATED] = principal
+        scope.setdefault("state", {})[_AUTHENTICATED] = _authenticated(principal)
         return principal

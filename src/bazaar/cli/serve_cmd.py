@@ -231,7 +231,7 @@ def up(
     from bazaar.kernel.observability.logging import configure_logging
 
     settings = load_settings(set_, demo=True if demo else None, port=port, data_dir=data_dir)
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, levels=settings.log_levels)
     run_async(_run_system(settings, migrate=True, simulator=True))
 
 
@@ -249,7 +249,7 @@ def api(
     from bazaar.kernel.observability.logging import configure_logging
 
     settings = load_settings(set_, port=port)
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, levels=settings.log_levels)
     if workers == 1:
         run_async(_run_system(settings, migrate=False))
         return
@@ -307,5 +307,5 @@ def worker_app() -> DeferredApp:
     from bazaar.kernel.observability.logging import configure_logging
 
     settings = Settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, levels=settings.log_levels)
     return DeferredApp(settings)

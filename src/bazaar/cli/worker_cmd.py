@@ -82,5 +82,5 @@ def worker(
         except ValueError as exc:
             fail(str(exc))
     settings = load_settings(set_)
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, levels=settings.log_levels)
     run_async(_run(set_, bounds))

@@ -88,6 +88,28 @@ class TestSettingsValidation:
         with pytest.raises(ValidationError, match="database_url"):
             Settings(database_url="mysql://db/x")
 
+    @pytest.mark.parametrize(
+        "endpoint", ["collector:4318", "grpc://c:4317", "http://", "http://c x"]
+    )
+    def test_refuses_an_otlp_endpoint_that_is_not_an_http_url(self, endpoint: str) -> None:
+        with pytest.raises(ValidationError, match="otlp_endpoint"):
+            Settings(otlp_endpoint=endpoint)
+        assert Settings(otlp_endpoint="http://collector:4318").otlp_endpoint
+
+    def test_log_levels_per_logger(self) -> None:
+        settings = Settings(**parse_overrides(["log_levels=bazaar.access=WARNING, httpx=debug"]))
+        assert settings.log_levels == {"bazaar.access": "warning", "httpx": "debug"}
+
+    @pytest.mark.parametrize("value", ["bazaar.access", "bazaar.access=loud", "bad name=info"])
+    def test_refuses_malformed_log_levels(self, value: str) -> None:
+        with pytest.raises(ValidationError, match="log_levels"):
+            Settings(log_levels=value)
+
+    def test_tracing_sample_ratio_is_a_share(self) -> None:
+        with pytest.raises(ValidationError) as info:
+            Settings(**parse_overrides(["tracing.sample_ratio=1.5"]))
+        assert info.value.errors()[0]["loc"] == ("tracing", "sample_ratio")
+
     def test_refuses_a_short_jwt_secret_outside_demo_mode(self) -> None:
         with pytest.raises(ValidationError, match="jwt_secret"):
             Settings(jwt_secret="short")

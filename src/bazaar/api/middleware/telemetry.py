@@ -1,12 +1,21 @@
-"""RED metrics and one access-log line per request, labelled by route template."""
+"""RED metrics, a server span and one access-log line per request, by route template.
+
+The span continues the caller's W3C ``traceparent`` when it sends a valid one, and the
+answer carries the server span's own ``traceparent`` so the caller can find its trace
+(api.md "Conventions").
+"""
 
 from __future__ import annotations
 
 import time
 
 import structlog
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from bazaar.api.middleware._asgi import ASGIApp, Message, Receive, Scope, Send
+from bazaar.api.middleware._asgi import ASGIApp, Message, Receive, Scope, Send, header
+from bazaar.kernel.observability import tracing
+from bazaar.kernel.observability.context import tenant_id_var
 from bazaar.kernel.observability.metrics import Metrics
 
 __all__ = ["TelemetryMiddleware"]
@@ -40,30 +49,68 @@ class TelemetryMiddleware:
             return
         start = time.perf_counter()
         status = 500
+        method = scope["method"]
         in_flight = self.metrics.http_requests_in_flight
         in_flight.inc()
+        # Authentication names the tenant further in; this request starts with none.
+        tenant_token = tenant_id_var.set(None)
+        with tracing.tracer().start_as_current_span(
+            method,
+            context=_caller_context(scope),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": scope["path"]},
+            # Exceptions are the error middleware's to answer; the span records the status.
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            # With tracing off the no-op span only mirrors the caller's context: no header.
+            traceparent = tracing.traceparent_of(span) if tracing.installed() else None
+            raw_traceparent = traceparent.encode("ascii") if traceparent else None
 
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+            async def recording_send(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    if raw_traceparent is not None:
+                        message["headers"] = [
+                            *message.get("headers", ()),
+                            (b"traceparent", raw_traceparent),
+                        ]
+                await send(message)
 
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            in_flight.dec()
-            elapsed = time.perf_counter() - start
-            route = route_template(scope)
-            method = scope["method"]
-            self.metrics.http_requests_total.labels(route, method, str(status)).inc()
-            self.metrics.http_request_duration_seconds.labels(route, method).observe(elapsed)
-            if self.log_requests:
-                access_log.info(
-                    "request",
-                    method=method,
-                    route=route,
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 3),
-                )
+            try:
+                await self.app(scope, receive, recording_send)
+            finally:
+                in_flight.dec()
+                elapsed = time.perf_counter() - start
+                route = route_template(scope)
+                self.metrics.http_requests_total.labels(route, method, str(status)).inc()
+                self.metrics.http_request_duration_seconds.labels(route, method).observe(elapsed)
+                if span.is_recording():
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                if self.log_requests:
+                    access_log.info(
+                        "request",
+                        method=method,
+                        route=route,
+                        path=scope["path"],
+                        status=status,
+                        duration_ms=round(elapsed * 1000, 3),
+                    )
+                tenant_id_var.reset(tenant_token)
+
+
+def _caller_context(scope: Scope) -> Context | None:
+    """The caller's trace context from ``traceparent``/``tracestate``; None: a new trace."""
+    traceparent = header(scope, b"traceparent")
+    if traceparent is None:
+        return None
+    carrier = {"traceparent": traceparent.decode("latin-1")}
+    tracestate = header(scope, b"tracestate")
+    if tracestate is not None:
+        carrier["tracestate"] = tracestate.decode("latin-1")
+    return tracing.context_from_headers(carrier)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from bazaar.infra.db.errors import DatabaseUnavailableError, UnsupportedDatabaseError
+from bazaar.infra.db.pool import ObservedQueuePool
+from bazaar.infra.db.tracing import trace_statements
 
 __all__ = ["Database", "PoolConfig", "create_database"]
 
@@ -60,6 +62,13 @@ class Database:
         except Exception as exc:  # any driver error means "not ready"; the reason is reported
             raise DatabaseUnavailableError(type(exc).__name__) from exc
 
+    @property
+    def engines(self) -> dict[str, AsyncEngine]:
+        """The engines by pool name: ``primary`` (writes) and, when separate, ``read``."""
+        if self.read_engine is self.engine:
+            return {"primary": self.engine}
+        return {"primary": self.engine, "read": self.read_engine}
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
@@ -93,6 +102,7 @@ def _sqlite_engine(url: str, pool: PoolConfig, *, writer: bool) -> AsyncEngine:
         # a write burst goes to seconds. One writer connection makes writers queue in the
         # pool instead (an asyncio wait, FIFO, woken the moment the writer is free).
         # Readers get a small pool: one aiosqlite connection is one thread.
+        poolclass=ObservedQueuePool,
         pool_size=1 if writer else max(1, min(pool.pool_size, 8)),
         max_overflow=0,
         pool_timeout=pool.pool_timeout_s,
@@ -151,6 +161,7 @@ def _postgres_database(url: str, pool: PoolConfig) -> Database:
     engine = create_async_engine(
         url,
         echo=pool.echo,
+        poolclass=ObservedQueuePool,
         pool_size=pool.pool_size,
         max_overflow=pool.max_overflow,
         pool_timeout=pool.pool_timeout_s,
@@ -204,4 +215,8 @@ def create_database(url: str, pool: PoolConfig | None = None) -> Database:
     factory = DATABASE_FACTORIES.get(scheme)
     if factory is None:
         raise UnsupportedDatabaseError(scheme, tuple(DATABASE_FACTORIES))
-    return factory(url, pool or PoolConfig())
+    database = factory(url, pool or PoolConfig())
+    trace_statements(database.engine.sync_engine, database.dialect)
+    if database.read_engine is not database.engine:
+        trace_statements(database.read_engine.sync_engine, database.dialect)
+    return database

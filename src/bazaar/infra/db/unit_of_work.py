@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +20,7 @@ from bazaar.kernel.domain import DomainEvent
 from bazaar.kernel.messaging.context import current_headers, notify_outbox_written
 from bazaar.kernel.messaging.events import envelope_of
 from bazaar.kernel.messaging.sqlalchemy import SqlInbox, write_outbox
+from bazaar.kernel.observability import tracing
 
 __all__ = ["SqlAlchemyUnitOfWork"]
 
@@ -89,14 +91,34 @@ class SqlAlchemyUnitOfWork(Generic[EventT]):
     async def commit(self) -> None:
         raised = self.events[self._written :]
         if raised:
-            headers = current_headers()
-            await write_outbox(
-                self.session,
-                self._outbox,
-                [envelope_of(event, headers) for event in raised],
-                self._clock.now(),
-            )
-        await self.session.commit()
+            # The producer span covers the rows' insert and the commit that publishes them;
+            # its traceparent goes into every envelope, so consumers continue this trace.
+            with tracing.tracer().start_as_current_span(
+                "outbox write",
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "bazaar.outbox",
+                    "messaging.batch.message_count": len(raised),
+                    "bazaar.event_types": sorted({event.type for event in raised}),
+                },
+                # A driver error's text can quote the statement's parameters: name its type.
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                headers = current_headers()
+                try:
+                    await write_outbox(
+                        self.session,
+                        self._outbox,
+                        [envelope_of(event, headers) for event in raised],
+                        self._clock.now(),
+                    )
+                    await self.session.commit()
+                except BaseException as exc:
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    raise
+        else:
+            await self.session.commit()
         self._written = len(self.events)
         self.committed = True
         if raised:

@@ -25,8 +25,11 @@ import asyncio
 import logging
 import random
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from bazaar.kernel.clock import Clock, utc_from_timestamp
 from bazaar.kernel.locks.ports import Lease, LeaseStore
@@ -35,6 +38,7 @@ from bazaar.kernel.messaging.errors import MalformedMessageError, UnknownMessage
 from bazaar.kernel.messaging.handlers import PermanentHandlerError, Subscription, upcast
 from bazaar.kernel.messaging.ports import Broker, Delivery, Inbox
 from bazaar.kernel.messaging.sqlalchemy import DeadLetter
+from bazaar.kernel.observability import tracing
 from bazaar.kernel.resilience.errors import DependencyUnavailableError
 from bazaar.kernel.retry.policy import RetryPolicy, full_jitter
 
@@ -128,6 +132,29 @@ class _Batch:
 
     seen: set[str]
     to_record: list[str] = field(default_factory=list)
+
+
+def _consumer_span(consumer: str, envelope: Envelope, attempt: int) -> AbstractContextManager[Span]:
+    """A consumer span per handler attempt, a child of the producer span in the envelope.
+
+    The envelope's ``traceparent`` was stamped when the outbox row was written, so the
+    handler's work (and its database statements) joins the trace of the request that
+    raised the event: one checkout, one trace, across the async hop (capabilities §10.1).
+    """
+    return tracing.tracer().start_as_current_span(
+        f"{consumer} process {envelope.type}",
+        context=tracing.context_from_headers(envelope.headers),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "bazaar",
+            "messaging.destination.name": envelope.topic,
+            "messaging.consumer.group.name": consumer,
+            "messaging.message.id": envelope.id,
+            "bazaar.attempt": attempt,
+        },
+        record_exception=False,
+        set_status_on_exception=False,
+    )
 
 
 def _decode(delivery: Delivery) -> Envelope | MalformedMessageError:
@@ -253,8 +280,13 @@ class MessageConsumer:
         while True:
             attempt += 1
             try:
-                async with asyncio.timeout(self.config.handler_timeout_s):
-                    await handler(envelope)
+                with _consumer_span(self.name, envelope, attempt) as span:
+                    try:
+                        async with asyncio.timeout(self.config.handler_timeout_s):
+                            await handler(envelope)
+                    except Exception as exc:
+                        span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                        raise
             except DependencyUnavailableError as exc:
                 # An open breaker says "not now": wait out its cool-off before the next
                 # attempt instead of burning the attempts in milliseconds, so an outage

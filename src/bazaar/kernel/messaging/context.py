@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bazaar.kernel.observability.context import request_id_var
+from bazaar.kernel.observability.tracing import trace_headers
 
 __all__ = [
     "add_header_source",
@@ -22,12 +23,13 @@ _OUTBOX_WATCHERS: list[Callable[[], None]] = []
 
 
 def add_header_source(source: Callable[[], dict[str, str]]) -> None:
-    """Register a provider of headers (tracing adds ``traceparent``); called per event batch."""
+    """Register a provider of more headers; called per event batch."""
     _SOURCES.append(source)
 
 
 def current_headers() -> dict[str, str]:
-    headers: dict[str, str] = {}
+    """The request id and the current span's ``traceparent``, plus registered sources'."""
+    headers: dict[str, str] = trace_headers()
     request_id = request_id_var.get()
     if request_id:
         headers["request_id"] = request_id

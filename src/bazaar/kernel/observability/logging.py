@@ -10,8 +10,9 @@ from typing import IO, Any
 
 import orjson
 import structlog
+from opentelemetry import trace
 
-from bazaar.kernel.observability.context import current_request_id
+from bazaar.kernel.observability.context import current_request_id, current_tenant_id
 
 __all__ = ["REDACTED", "configure_logging", "redact"]
 
@@ -19,7 +20,8 @@ REDACTED = "***"
 
 # Keys whose values are secrets whatever they hold.
 _SECRET_KEY = re.compile(
-    r"pass(word)?|secret|token|authorization|api[_-]?key|cookie|card|cvc|cvv|pan|"
+    # ``pan`` only as a word of the key (``card_pan``), not inside one (``span_id``).
+    r"pass(word)?|secret|token|authorization|api[_-]?key|cookie|card|cvc|cvv|(?<![a-z])pan|"
     r"private[_-]?key|operator[_-]?key|credential",
     re.IGNORECASE,
 )
@@ -60,12 +62,20 @@ def _redaction_processor(
     return {k: (v if k == "timestamp" else redact(v, k)) for k, v in event_dict.items()}
 
 
-def _add_request_id(
+def _add_request_context(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
+    """Request id, tenant, trace and span ids of the code that logs, when it has them."""
     request_id = current_request_id()
     if request_id is not None:
         event_dict.setdefault("request_id", request_id)
+    tenant_id = current_tenant_id()
+    if tenant_id is not None:
+        event_dict.setdefault("tenant_id", tenant_id)
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event_dict.setdefault("trace_id", format(span_context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(span_context.span_id, "016x"))
     return event_dict
 
 
@@ -74,7 +84,11 @@ def _orjson_dumps(data: Any, **_: Any) -> str:
 
 
 def configure_logging(
-    level: str = "info", *, json: bool = True, stream: IO[str] | None = None
+    level: str = "info",
+    *,
+    json: bool = True,
+    stream: IO[str] | None = None,
+    levels: Mapping[str, str] | None = None,
 ) -> None:
     """Route structlog and stdlib logging (uvicorn's too) through one redacting pipeline.
 
@@ -82,12 +96,14 @@ def configure_logging(
         level: minimum level name.
         json: one JSON object per line (otherwise a console renderer for humans).
         stream: where lines go; stdout by default, a StringIO in tests.
+        levels: minimum level per logger name (``{"bazaar.access": "warning"}``), over
+            ``level`` and over the defaults below; a logger inherits its parent's.
     """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        _add_request_id,
+        _add_request_context,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         _redaction_processor,
@@ -136,3 +152,5 @@ def configure_logging(
         logger.propagate = True
     # bazaar writes its own access log with the route template and request id.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for name, name_level in (levels or {}).items():
+        logging.getLogger(name).setLevel(name_level.upper())

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["LATENCY_BUCKETS", "Metrics"]
+__all__ = ["LATENCY_BUCKETS", "POOL_WAIT_BUCKETS", "Metrics"]
 
 # Seconds. Dense below 50 ms, where the API's own work lives; sparse above, up to the
 # default request deadline of 10 s.
 LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075,
     0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+# Seconds. A connection from an idle pool takes tens of µs; waits start where it is busy.
+POOL_WAIT_BUCKETS = (
+    0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 
 
@@ -111,6 +118,39 @@ class Metrics:
             "bazaar_cache_store_failures_total",
             "Failures of the shared cache store, load lock or bus, by cache and operation.",
             ("cache", "operation"),
+            registry=self.registry,
+        )
+
+        # --- database pools (capabilities §10.2, USE; api.md "Metrics") ---
+        self.db_pool_wait_seconds = Histogram(
+            "bazaar_db_pool_wait_seconds",
+            "Time a caller waited for a pooled database connection (saturation).",
+            ("pool",),
+            buckets=POOL_WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.db_pool_timeouts_total = Counter(
+            "bazaar_db_pool_timeouts_total",
+            "Callers that gave up waiting for a pooled connection (errors).",
+            ("pool",),
+            registry=self.registry,
+        )
+        self.db_pool_connections = Gauge(
+            "bazaar_db_pool_connections",
+            "Connections of the pool by state: in_use (utilization) or idle.",
+            ("pool", "state"),
+            registry=self.registry,
+        )
+        self.db_pool_max_connections = Gauge(
+            "bazaar_db_pool_max_connections",
+            "Connections the pool may open (size + overflow).",
+            ("pool",),
+            registry=self.registry,
+        )
+        self.db_pool_waiting = Gauge(
+            "bazaar_db_pool_waiting",
+            "Callers waiting for a pooled connection now.",
+            ("pool",),
             registry=self.registry,
         )
 

@@ -14,11 +14,16 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Generic
 
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
 from bazaar.kernel.clock import Clock, utc_from_timestamp
 from bazaar.kernel.errors import ConfigurationError
+from bazaar.kernel.observability import tracing
 from bazaar.kernel.retry import full_jitter
 from bazaar.kernel.saga import machine
 from bazaar.kernel.saga.errors import SagaConflictError, SagaNotFoundError, StepError
@@ -156,10 +161,33 @@ class SagaRunner(Generic[TransactionT]):
             elif isinstance(decision, GiveUpStep):
                 current = await self._write(current, self._give_up(current, decision.index, now))
             elif isinstance(decision, RunStep):
-                current = await self._run_step(current, decision)
+                with self._step_span(current, decision.index, decision.attempt, "run"):
+                    current = await self._run_step(current, decision)
             else:
-                current = await self._compensate(current, decision)
+                with self._step_span(current, decision.index, decision.attempt, "compensate"):
+                    current = await self._compensate(current, decision)
         return None
+
+    def _step_span(
+        self, saga: SagaRecord, index: int, attempt: int, action: str
+    ) -> AbstractContextManager[Span]:
+        """A span per step attempt, in the trace of whoever launched the saga (the request
+        that placed the order, through the task's context); a saga resumed by a sweep
+        starts a trace of its own."""
+        step = self.definition.steps[index].name
+        return tracing.tracer().start_as_current_span(
+            f"saga {saga.name} {action} {step}",
+            attributes={
+                "bazaar.saga.name": saga.name,
+                "bazaar.saga.id": str(saga.id),
+                "bazaar.saga.step": step,
+                "bazaar.saga.action": action,
+                "bazaar.attempt": attempt,
+            },
+            # A failed step sets its status from the classified error (``_run_step``).
+            record_exception=False,
+            set_status_on_exception=False,
+        )
 
     async def _run_step(self, saga: SagaRecord, decision: RunStep) -> SagaRecord | None:
         index = decision.index
@@ -183,6 +211,7 @@ class SagaRunner(Generic[TransactionT]):
             return await self._claim(saga.id)
         except Exception as exc:  # every failure of a step is recorded, none lost
             error, reason, retryable = self._classify(exc, step.timeout_s)
+            trace.get_current_span().set_status(Status(StatusCode.ERROR, error))
             self._emit(
                 SagaStepFailed(
                     saga.name, saga.id, step.name, decision.attempt, False, error, retryable
@@ -226,6 +255,7 @@ class SagaRunner(Generic[TransactionT]):
             return await self._claim(saga.id)
         except Exception as exc:  # a failed compensation is retried or parked
             error, _, retryable = self._classify(exc, step.timeout_s)
+            trace.get_current_span().set_status(Status(StatusCode.ERROR, error))
             self._emit(
                 SagaStepFailed(
                     saga.name, saga.id, step.name, decision.attempt, True, error, retryable

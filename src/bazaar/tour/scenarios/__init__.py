@@ -21,6 +21,7 @@ from bazaar.tour.scenarios import (
     oversell,
     ratelimit,
     shedding,
+    trace,
     versioning,
     webhooks,
 )
@@ -52,6 +53,7 @@ SCENARIOS: dict[str, Scenario] = {
         checkout.COMPENSATION,
         oversell.SCENARIO,
         crash.SCENARIO,
+        trace.SCENARIO,
         # Last: where it cannot send its failed logins from loopback addresses of its own, it
         # locks the tour's address out of logins for the policy's window (15 min by default).
         login_throttle.SCENARIO,

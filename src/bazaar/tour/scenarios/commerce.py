@@ -49,7 +49,12 @@ class Shop:
         return await self.story.new_customer(self.tenant)
 
     async def order(
-        self, customer: dict[str, str], *, card: str = "tok_ok", quantity: int = 1
+        self,
+        customer: dict[str, str],
+        *,
+        card: str = "tok_ok",
+        quantity: int = 1,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         return await self.story.client.post(
             "/api/v1/orders",
@@ -58,7 +63,11 @@ class Shop:
                 "payment": {"card_token": card},
                 "shipping_address": ADDRESS,
             },
-            headers={**bearer(customer["token"]), "idempotency-key": f"tour-{uuid.uuid4()}"},
+            headers={
+                **bearer(customer["token"]),
+                "idempotency-key": f"tour-{uuid.uuid4()}",
+                **(headers or {}),
+            },
         )
 
     async def settle(

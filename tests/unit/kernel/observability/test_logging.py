@@ -90,3 +90,28 @@ class TestConfigureLogging:
         text = log_stream.getvalue()
         assert JWT not in text
         assert "ValueError" in text
+
+
+def test_span_ids_are_not_mistaken_for_card_numbers() -> None:
+    # ``pan`` names a card number only as a word of the key, never inside ``span_id``.
+    assert redact("00f067aa0ba902b7", "span_id") == "00f067aa0ba902b7"
+    assert redact("4242424242424242", "card_pan") == REDACTED
+    assert redact("4242424242424242", "pan") == REDACTED
+
+
+def test_levels_per_logger_override_the_process_level() -> None:
+    stream = io.StringIO()
+    configure_logging(
+        "info", stream=stream, levels={"bazaar.access": "warning", "bazaar.chatty": "debug"}
+    )
+    try:
+        structlog.get_logger("bazaar.access").info("request", status=200)
+        structlog.get_logger("bazaar.access").warning("slow request")
+        structlog.get_logger("bazaar.chatty.part").debug("detail")  # inherits its parent's
+        structlog.get_logger("bazaar.other").debug("dropped")
+        structlog.get_logger("bazaar.other").info("kept")
+        assert [line["event"] for line in lines(stream)] == ["slow request", "detail", "kept"]
+    finally:
+        for name in ("bazaar.access", "bazaar.chatty"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        configure_logging("warning", stream=io.StringIO())

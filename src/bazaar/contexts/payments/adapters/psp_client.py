@@ -8,11 +8,13 @@ One method call is one attempt with the timeout the guard hands it. Failures of 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 import httpx
 import orjson
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from bazaar.contexts.payments.application.ports import (
     AuthorizationLookup,
@@ -31,6 +33,7 @@ from bazaar.contexts.payments.domain.errors import (
     PspUnavailableError,
 )
 from bazaar.kernel.money import Money, MoneyError
+from bazaar.kernel.observability import tracing
 
 __all__ = ["HttpPspClient"]
 
@@ -166,18 +169,34 @@ class HttpPspClient:
     ) -> httpx.Response:
         if not self._configured:
             raise PspUnavailableError("no PSP configured (psp_url is empty)")
-        headers = {IDEMPOTENCY_KEY_HEADER: key} if key is not None else None
         content = None if json is None else orjson.dumps(json)
-        if content is not None:
-            headers = {**(headers or {}), "content-type": "application/json"}
-        try:
-            response = await self._client.request(
-                method, path, content=content, headers=headers, timeout=timeout_s
-            )
-        except httpx.TimeoutException as exc:
-            raise PspUnavailableError(f"timeout ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise PspUnavailableError(f"transport error ({type(exc).__name__})") from exc
+        with tracing.tracer().start_as_current_span(
+            f"psp {method} {_path_template(path)}",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": method, "url.path": path, "peer.service": "psp"},
+            # Failures are named by type below; their text is the PSP's, not ours to export.
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            # The PSP may continue the trace: it gets this span's traceparent.
+            headers = tracing.trace_headers()
+            if key is not None:
+                headers[IDEMPOTENCY_KEY_HEADER] = key
+            if content is not None:
+                headers["content-type"] = "application/json"
+            try:
+                response = await self._client.request(
+                    method, path, content=content, headers=headers, timeout=timeout_s
+                )
+            except httpx.TimeoutException as exc:
+                span.set_status(Status(StatusCode.ERROR, "timeout"))
+                raise PspUnavailableError(f"timeout ({type(exc).__name__})") from exc
+            except httpx.TransportError as exc:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise PspUnavailableError(f"transport error ({type(exc).__name__})") from exc
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
         status = response.status_code
         code = _error_code(response)
         # 401/403: our credentials are wrong — a failure of the integration, not an answer
@@ -185,6 +204,15 @@ class HttpPspClient:
         if status >= 500 or status in (401, 403, 429) or code == "idempotency_key_in_use":
             raise PspUnavailableError(f"HTTP {status} {code or ''}".strip(), _retry_after(response))
         return response
+
+
+# Path segments holding ids or keys, replaced in span names (which must stay few).
+_ID_SEGMENT = re.compile(r"/(?!v[0-9]+(?:/|$))[^/]*[0-9][^/]*")
+
+
+def _path_template(path: str) -> str:
+    """``/v1/authorizations/{id}/capture`` for ``/v1/authorizations/auth_9f2/capture``."""
+    return _ID_SEGMENT.sub("/{id}", path.split("?", 1)[0])
 
 
 def _succeeded(status: int) -> bool:

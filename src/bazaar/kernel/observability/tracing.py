@@ -1,0 +1,254 @@
+"""Tracing (capabilities §10.1): OpenTelemetry spans, kept in process and exported over OTLP.
+
+One ``Tracing`` per process, installed by the composition root (``install``); instrumented
+code asks ``tracer()`` for the installed tracer at the moment it starts a span, so code
+that runs before installation, or in a process that turned tracing off, gets the
+OpenTelemetry no-op tracer and pays almost nothing.
+
+Why a process-wide tracer rather than one passed down: the code that starts spans (the
+unit of work's outbox write, the SQL engine's statements, consumers, outbound HTTP) is
+reached through many constructors, and the trace context itself is already process-wide
+(a context variable). The OpenTelemetry *API* is what instrumented code depends on; the
+SDK (provider, sampler, processors, exporter) is assembled here only.
+
+``TraceStore`` keeps the most recent traces in memory, bounded, for ``GET
+/api/v1/admin/traces`` and the console's waterfall view.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+__all__ = [
+    "SpanRecord",
+    "TraceRecord",
+    "TraceStore",
+    "Tracing",
+    "context_from_headers",
+    "install",
+    "installed",
+    "trace_headers",
+    "traceparent_of",
+    "tracer",
+    "uninstall",
+]
+
+INSTRUMENTATION_NAME = "bazaar"
+# A trace with more spans than this (a runaway loop) keeps its first ones only.
+MAX_SPANS_PER_TRACE = 2_000
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_NO_OP_TRACER: trace.Tracer = trace.NoOpTracer()
+_KIND_NAMES = {
+    SpanKind.SERVER: "server",
+    SpanKind.CLIENT: "client",
+    SpanKind.PRODUCER: "producer",
+    SpanKind.CONSUMER: "consumer",
+    SpanKind.INTERNAL: "internal",
+}
+_STATUS_NAMES = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One finished span as the admin API shows it (api.md, ``/api/v1/admin/traces``)."""
+
+    span_id: str
+    parent_id: str | None
+    name: str
+    kind: str
+    start: datetime
+    duration_ms: float
+    attributes: Mapping[str, Any]
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    trace_id: str
+    spans: Sequence[SpanRecord]
+
+
+def _record_of(span: ReadableSpan) -> tuple[str, SpanRecord] | None:
+    context = span.context
+    if context is None or span.start_time is None or span.end_time is None:
+        return None
+    parent = span.parent
+    return format(context.trace_id, "032x"), SpanRecord(
+        span_id=format(context.span_id, "016x"),
+        parent_id=format(parent.span_id, "016x") if parent is not None else None,
+        name=span.name,
+        kind=_KIND_NAMES.get(span.kind, "internal"),
+        start=datetime.fromtimestamp(span.start_time / 1e9, UTC),
+        duration_ms=round((span.end_time - span.start_time) / 1e6, 3),
+        attributes=dict(span.attributes or {}),
+        status=_STATUS_NAMES.get(span.status.status_code, "unset"),
+    )
+
+
+class TraceStore(SpanProcessor):
+    """The ``max_traces`` most recently active traces of this process, in memory.
+
+    A span processor: the SDK hands it every sampled span as it ends, on the thread that
+    ends it, hence the lock. A trace moves to the front whenever one of its spans ends, so
+    a long checkout whose consumers finish late is not evicted before it is complete.
+    """
+
+    def __init__(self, max_traces: int) -> None:
+        if max_traces < 1:
+            raise ValueError("max_traces must be at least 1")
+        self._max_traces = max_traces
+        self._traces: OrderedDict[str, list[SpanRecord]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def on_start(self, span: Any, parent_context: otel_context.Context | None = None) -> None:
+        """Nothing to do until the span ends: only finished spans are shown."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        recorded = _record_of(span)
+        if recorded is None:
+            return
+        trace_id, record = recorded
+        with self._lock:
+            spans = self._traces.get(trace_id)
+            if spans is None:
+                spans = self._traces[trace_id] = []
+                while len(self._traces) > self._max_traces:
+                    self._traces.popitem(last=False)
+            else:
+                self._traces.move_to_end(trace_id)
+            if len(spans) < MAX_SPANS_PER_TRACE:
+                spans.append(record)
+
+    def shutdown(self) -> None:
+        """Nothing to release: the store is plain memory."""
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def recent(self, limit: int) -> list[TraceRecord]:
+        """The ``limit`` most recently active traces, newest first, spans by start time."""
+        with self._lock:
+            items = list(self._traces.items())[-limit:] if limit > 0 else []
+            copies = [(trace_id, list(spans)) for trace_id, spans in items]
+        return [
+            TraceRecord(trace_id, sorted(spans, key=_start)) for trace_id, spans in reversed(copies)
+        ]
+
+    def get(self, trace_id: str) -> TraceRecord | None:
+        with self._lock:
+            spans = self._traces.get(trace_id.lower())
+            copy = None if spans is None else list(spans)
+        return None if copy is None else TraceRecord(trace_id.lower(), sorted(copy, key=_start))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._traces)
+
+
+def _start(span: SpanRecord) -> datetime:
+    return span.start
+
+
+class Tracing:
+    """A tracer provider with parent-based ratio sampling, the store, and an exporter.
+
+    Args:
+        service_name: ``service.name`` of every span (``bazaar``, ``bazaar-psp``).
+        sample_ratio: the share of new traces recorded (0..1); a request that arrives with
+            a sampled ``traceparent`` is recorded whatever the ratio (parent-based).
+        store: the in-process trace store, or None to keep nothing in process.
+        exporter: an OTLP exporter (or any), fed through a batching processor.
+    """
+
+    def __init__(
+        self,
+        *,
+        service_name: str,
+        sample_ratio: float,
+        store: TraceStore | None,
+        exporter: SpanExporter | None = None,
+    ) -> None:
+        if not 0.0 <= sample_ratio <= 1.0:
+            raise ValueError("sample_ratio must be within 0..1")
+        self.store = store
+        self.provider = TracerProvider(
+            sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+            resource=Resource.create({"service.name": service_name}),
+        )
+        if store is not None:
+            self.provider.add_span_processor(store)
+        if exporter is not None:
+            self.provider.add_span_processor(BatchSpanProcessor(exporter))
+        self.tracer: trace.Tracer = self.provider.get_tracer(INSTRUMENTATION_NAME)
+
+    def shutdown(self) -> None:
+        """Flush the exporter's last batch and stop its thread."""
+        self.provider.shutdown()
+
+
+_installed: Tracing | None = None
+
+
+def install(tracing: Tracing | None) -> None:
+    """Make ``tracing`` the one ``tracer()`` hands out; None turns tracing off.
+
+    The composition root calls this: the process's latest container decides.
+    """
+    global _installed
+    _installed = tracing
+
+
+def uninstall(tracing: Tracing) -> None:
+    """Undo ``install(tracing)`` if it is still the installed one."""
+    global _installed
+    if _installed is tracing:
+        _installed = None
+
+
+def installed() -> Tracing | None:
+    return _installed
+
+
+def tracer() -> trace.Tracer:
+    """The installed tracer, or OpenTelemetry's no-op tracer when none is installed."""
+    tracing = _installed
+    return _NO_OP_TRACER if tracing is None else tracing.tracer
+
+
+def context_from_headers(headers: Mapping[str, str]) -> otel_context.Context:
+    """The trace context a ``traceparent`` (and ``tracestate``) header carries, if valid.
+
+    An absent or malformed header gives an empty context: a new trace starts.
+    """
+    return _PROPAGATOR.extract(headers)
+
+
+def trace_headers() -> dict[str, str]:
+    """``traceparent`` (and ``tracestate``) of the current span; empty outside any span."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier
+
+
+def traceparent_of(span: trace.Span) -> str | None:
+    """The W3C ``traceparent`` naming ``span``, or None for a span that is not valid."""
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    flags = int(context.trace_flags) & 0xFF
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"

@@ -1,0 +1,304 @@
+"""Traces over HTTP (§10.1, api.md): traceparent in and out, SQL spans, sampling, the
+trace store's endpoints and who may read them, and the ids on every log line."""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import structlog
+
+from bazaar.kernel.observability.logging import configure_logging
+from bazaar.testing.app import AppHarness, running_app
+from bazaar.testing.identity import PASSWORD, IdentityApi, assert_problem, bearer
+
+OPERATOR_KEY = "operator-key-for-tests"
+SAMPLED = 0x01  # the traceparent flag bit; 0x02 (random trace id) may be set as well
+
+
+def caller_traceparent(sampled: bool = True) -> tuple[str, str, str]:
+    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+    return f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}", trace_id, span_id
+
+
+def parts(traceparent: str) -> tuple[str, str, str]:
+    version, trace_id, span_id, flags = traceparent.split("-")
+    assert version == "00"
+    assert len(trace_id) == 32
+    assert len(span_id) == 16
+    return trace_id, span_id, flags
+
+
+async def trace_of(app: AppHarness, trace_id: str, **headers: str) -> dict[str, Any]:
+    response = await app.client.get(f"/api/v1/admin/traces/{trace_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture
+async def demo(database_url: str, tmp_path: Path) -> AsyncIterator[AppHarness]:
+    async with running_app(
+        data_dir=tmp_path, database_url=database_url, demo=True, fast_password_hashing=True
+    ) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def production(tmp_path: Path) -> AsyncIterator[AppHarness]:
+    async with running_app(
+        data_dir=tmp_path, operator_key=OPERATOR_KEY, fast_password_hashing=True
+    ) as harness:
+        yield harness
+
+
+class TestTraceparent:
+    async def test_the_callers_trace_is_continued_and_named_in_the_answer(
+        self, demo: AppHarness
+    ) -> None:
+        traceparent, trace_id, caller_span = caller_traceparent()
+        response = await demo.client.get("/healthz", headers={"traceparent": traceparent})
+        answered_trace, server_span, flags = parts(response.headers["traceparent"])
+        assert (answered_trace, flags) == (trace_id, "01")
+        assert server_span != caller_span
+        (span,) = (await trace_of(demo, trace_id))["spans"]
+        assert span["span_id"] == server_span
+        assert span["parent_id"] == caller_span
+        assert (span["name"], span["kind"], span["status"]) == ("GET /healthz", "server", "unset")
+        assert span["attributes"]["http.route"] == "/healthz"
+        assert span["attributes"]["http.response.status_code"] == 200
+        assert span["duration_ms"] >= 0
+
+    @pytest.mark.parametrize(
+        "sent",
+        [None, "garbage", "00-00000000000000000000000000000000-b7ad6b7169203331-01", "01-zz"],
+    )
+    async def test_without_a_valid_traceparent_a_new_trace_starts(
+        self, demo: AppHarness, sent: str | None
+    ) -> None:
+        headers = {} if sent is None else {"traceparent": sent}
+        response = await demo.client.get("/healthz", headers=headers)
+        assert response.status_code == 200
+        trace_id, server_span, _ = parts(response.headers["traceparent"])
+        assert trace_id != "0" * 32
+        (span,) = (await trace_of(demo, trace_id))["spans"]
+        assert (span["span_id"], span["parent_id"]) == (server_span, None)
+
+    async def test_route_templates_name_the_spans_never_raw_paths(self, demo: AppHarness) -> None:
+        response = await demo.client.get("/api/v1/products/12345")
+        trace_id, _, _ = parts(response.headers["traceparent"])
+        (server,) = [s for s in (await trace_of(demo, trace_id))["spans"] if s["kind"] == "server"]
+        assert server["name"] == "GET /api/v1/products/{product_id}"
+        unknown = await demo.client.get("/no/such/path")
+        trace_id, _, _ = parts(unknown.headers["traceparent"])
+        (server,) = (await trace_of(demo, trace_id))["spans"]
+        assert server["name"] == "GET <unmatched>"
+
+    async def test_sql_statements_are_children_of_the_request_without_their_values(
+        self, demo: AppHarness, database_url: str
+    ) -> None:
+        tenant = await IdentityApi(demo.client).create_tenant()
+        traceparent, trace_id, _ = caller_traceparent()
+        secret_name = f"Teapot {secrets.token_hex(6)}"
+        created = await demo.client.post(
+            "/api/v1/products",
+            json={
+                "name": secret_name,
+                "price": {"amount": "12.00", "currency": "EUR"},
+                "category": "kitchen",
+                "stock": 3,
+            },
+            headers={**bearer(tenant.admin_token), "traceparent": traceparent},
+        )
+        assert created.status_code == 201, created.text
+        _, server_span, _ = parts(created.headers["traceparent"])
+        spans = (await trace_of(demo, trace_id))["spans"]
+        statements = [s for s in spans if "db.system.name" in s["attributes"]]
+        engine = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+        assert {s["attributes"]["db.system.name"] for s in statements} == {engine}
+        assert any(s["name"] == "INSERT products" for s in statements), statements
+        by_id = {s["span_id"]: s for s in spans}
+        for statement in statements:  # under the server span, directly or via the outbox
+            parent = by_id[statement["parent_id"]]
+            assert parent["span_id"] == server_span or parent["parent_id"] == server_span
+        (producer,) = [s for s in spans if s["kind"] == "producer"]
+        assert producer["attributes"]["bazaar.event_types"] == ["catalog.product_created"]
+        assert secret_name not in orjson.dumps(spans).decode()
+        server = by_id[server_span]
+        assert server["attributes"]["bazaar.tenant_id"] == tenant.id
+
+    async def test_a_server_error_marks_the_span(self, demo: AppHarness) -> None:
+        tenant = await IdentityApi(demo.client).create_tenant()
+        demo.container.catalog = None  # type: ignore[assignment]  # every catalog route fails
+        response = await demo.client.get("/api/v1/products", headers=bearer(tenant.admin_token))
+        assert response.status_code == 500
+        trace_id, _, _ = parts(response.headers["traceparent"])
+        (server,) = [s for s in (await trace_of(demo, trace_id))["spans"] if s["kind"] == "server"]
+        assert server["status"] == "error"
+        assert server["attributes"]["http.response.status_code"] == 500
+
+
+class TestSampling:
+    async def test_ratio_zero_records_new_traces_not_but_a_sampled_caller_still(
+        self, tmp_path: Path
+    ) -> None:
+        async with running_app(data_dir=tmp_path, demo=True, tracing={"sample_ratio": 0.0}) as app:
+            fresh = await app.client.get("/healthz")
+            trace_id, _, flags = parts(fresh.headers["traceparent"])
+            assert int(flags, 16) & SAMPLED == 0
+            missing = await app.client.get(f"/api/v1/admin/traces/{trace_id}")
+            assert_problem(missing, 404, "not-found")
+
+            traceparent, caller_trace, _ = caller_traceparent(sampled=True)
+            await app.client.get("/healthz", headers={"traceparent": traceparent})
+            assert len((await trace_of(app, caller_trace))["spans"]) == 1
+
+            unsampled, unsampled_trace, _ = caller_traceparent(sampled=False)
+            answer = await app.client.get("/healthz", headers={"traceparent": unsampled})
+            assert int(parts(answer.headers["traceparent"])[2], 16) & SAMPLED == 0
+            gone = await app.client.get(f"/api/v1/admin/traces/{unsampled_trace}")
+            assert_problem(gone, 404, "not-found")
+
+    async def test_tracing_off_sends_no_traceparent_and_keeps_nothing(self, tmp_path: Path) -> None:
+        async with running_app(data_dir=tmp_path, demo=True, tracing={"enabled": False}) as app:
+            traceparent, _, _ = caller_traceparent()
+            response = await app.client.get("/healthz", headers={"traceparent": traceparent})
+            assert response.status_code == 200
+            assert "traceparent" not in response.headers
+            listed = await app.client.get("/api/v1/admin/traces")
+            assert listed.json() == []
+
+
+async def _tenant_admin(app: AppHarness, name: str, email: str) -> tuple[str, str]:
+    """A tenant made by the operator, and its admin's access token."""
+    created = await app.client.post(
+        "/api/v1/tenants",
+        json={"name": name, "admin_email": email, "admin_password": PASSWORD},
+        headers={"x-operator-key": OPERATOR_KEY},
+    )
+    assert created.status_code == 201, created.text
+    tenant_id = created.json()["id"]
+    token = await IdentityApi(app.client).access_token(tenant_id, email)
+    return tenant_id, token
+
+
+class TestTraceAccess:
+    async def test_anonymous_and_customers_are_refused(self, production: AppHarness) -> None:
+        tenant_id, _ = await _tenant_admin(production, "Acme", "admin@acme.test")
+        api = IdentityApi(production.client)
+        await api.register(tenant_id, "c@acme.test")
+        customer = await api.access_token(tenant_id, "c@acme.test")
+        assert_problem(await production.client.get("/api/v1/admin/traces"), 401, "unauthenticated")
+        refused = await production.client.get("/api/v1/admin/traces", headers=bearer(customer))
+        assert_problem(refused, 403, "forbidden")
+
+    async def test_a_tenant_admin_sees_its_own_traces_the_operator_all(
+        self, production: AppHarness
+    ) -> None:
+        _, acme = await _tenant_admin(production, "Acme", "admin@acme.test")
+        _, globex = await _tenant_admin(production, "Globex", "admin@globex.test")
+        acme_trace = parts(
+            (await production.client.get("/api/v1/me", headers=bearer(acme))).headers["traceparent"]
+        )[0]
+        globex_trace = parts(
+            (await production.client.get("/api/v1/me", headers=bearer(globex))).headers[
+                "traceparent"
+            ]
+        )[0]
+
+        assert (await trace_of(production, acme_trace, authorization=f"Bearer {acme}"))[
+            "trace_id"
+        ] == acme_trace
+        hidden = await production.client.get(
+            f"/api/v1/admin/traces/{globex_trace}", headers=bearer(acme)
+        )
+        assert_problem(hidden, 404, "not-found")
+        listed = await production.client.get("/api/v1/admin/traces?limit=500", headers=bearer(acme))
+        listed_ids = {t["trace_id"] for t in listed.json()}
+        assert acme_trace in listed_ids
+        assert globex_trace not in listed_ids
+
+        everything = await production.client.get(
+            "/api/v1/admin/traces?limit=500", headers={"x-operator-key": OPERATOR_KEY}
+        )
+        assert {acme_trace, globex_trace} <= {t["trace_id"] for t in everything.json()}
+
+    async def test_listing_is_newest_first_and_bounded_by_limit(self, demo: AppHarness) -> None:
+        sent = []
+        for _ in range(3):
+            traceparent, trace_id, _ = caller_traceparent()
+            await demo.client.get("/healthz", headers={"traceparent": traceparent})
+            sent.append(trace_id)
+        listed = await demo.client.get("/api/v1/admin/traces?limit=2")
+        # The listing request itself is not in it: its span ends after the answer is built.
+        assert [t["trace_id"] for t in listed.json()] == [sent[2], sent[1]]
+
+    @pytest.mark.parametrize(
+        ("path", "field"),
+        [
+            ("/api/v1/admin/traces/not-a-trace-id", "path.trace_id"),
+            ("/api/v1/admin/traces?limit=0", "query.limit"),
+            ("/api/v1/admin/traces?limit=501", "query.limit"),
+        ],
+    )
+    async def test_bad_input_is_a_validation_problem(
+        self, demo: AppHarness, path: str, field: str
+    ) -> None:
+        assert_problem(await demo.client.get(path), 422, "validation", field=field)
+
+    async def test_an_unknown_trace_is_not_found(self, demo: AppHarness) -> None:
+        missing = await demo.client.get(f"/api/v1/admin/traces/{secrets.token_hex(16)}")
+        assert_problem(missing, 404, "not-found")
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    saved_structlog = structlog.get_config()
+    stream = io.StringIO()
+    configure_logging("info", json=True, stream=stream)
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved_handlers:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(saved_level)
+        structlog.configure(**saved_structlog)
+
+
+class TestLogCorrelation:
+    async def test_every_log_line_of_a_request_carries_its_ids(
+        self, demo: AppHarness, captured_logs: io.StringIO
+    ) -> None:
+        tenant = await IdentityApi(demo.client).create_tenant()
+        captured_logs.truncate(0)
+        captured_logs.seek(0)
+        traceparent, trace_id, _ = caller_traceparent()
+        response = await demo.client.post(
+            "/api/v1/products",
+            json={
+                "name": "Logged teapot",
+                "price": {"amount": "12.00", "currency": "EUR"},
+                "category": "kitchen",
+            },
+            headers={**bearer(tenant.admin_token), "traceparent": traceparent},
+        )
+        assert response.status_code == 201
+        lines = [orjson.loads(line) for line in captured_logs.getvalue().splitlines()]
+        mine = [
+            line for line in lines if line.get("request_id") == response.headers["x-request-id"]
+        ]
+        assert {line["event"] for line in mine} >= {"request"}
+        for line in mine:
+            assert line["trace_id"] == trace_id
+            assert len(line["span_id"]) == 16
+            assert line["tenant_id"] == int(tenant.id)
