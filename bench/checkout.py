@@ -784,11 +784,11 @@ def sqlite_system(
         bazaar.close()
 
 
-@contextlib.contextmanager
 def _set_arguments(settings: Sequence[str]) -> list[str]:
     return [argument for setting in settings for argument in ("--set", setting)]
 
 
+@contextlib.contextmanager
 def postgres_system(
     workdir: Path,
     pg: PostgresServer,

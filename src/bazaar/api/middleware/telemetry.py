@@ -88,8 +88,7 @@ class TelemetryMiddleware:
                 self.metrics.http_request_duration_seconds.labels(route, method).observe(elapsed)
                 if span.is_recording():
                     span.update_name(f"{method} {route}")
-                    span.set_attribute("http.route", route)
-                    span.set_attribute("http.response.status_code", status)
+                    span.set_attributes({"http.route": route, "http.response.status_code": status})
                     if status >= 500:
                         span.set_status(Status(StatusCode.ERROR))
                 if self.log_requests:

@@ -83,21 +83,29 @@ class TraceRecord:
     spans: Sequence[SpanRecord]
 
 
-def _record_of(span: ReadableSpan) -> tuple[str, SpanRecord] | None:
+def _record_of(span: ReadableSpan) -> SpanRecord:
     context = span.context
-    if context is None or span.start_time is None or span.end_time is None:
-        return None
+    assert context is not None  # kept only when it has one (``TraceStore.on_end``)
+    start, end = span.start_time or 0, span.end_time or 0
     parent = span.parent
-    return format(context.trace_id, "032x"), SpanRecord(
+    return SpanRecord(
         span_id=format(context.span_id, "016x"),
         parent_id=format(parent.span_id, "016x") if parent is not None else None,
         name=span.name,
         kind=_KIND_NAMES.get(span.kind, "internal"),
-        start=datetime.fromtimestamp(span.start_time / 1e9, UTC),
-        duration_ms=round((span.end_time - span.start_time) / 1e6, 3),
+        start=datetime.fromtimestamp(start / 1e9, UTC),
+        duration_ms=round((end - start) / 1e6, 3),
         attributes=dict(span.attributes or {}),
         status=_STATUS_NAMES.get(span.status.status_code, "unset"),
     )
+
+
+def _trace_record(trace_id: int, spans: list[ReadableSpan]) -> TraceRecord:
+    return TraceRecord(format(trace_id, "032x"), sorted(map(_record_of, spans), key=_start))
+
+
+def _start(span: SpanRecord) -> datetime:
+    return span.start
 
 
 class TraceStore(SpanProcessor):
@@ -106,23 +114,25 @@ class TraceStore(SpanProcessor):
     A span processor: the SDK hands it every sampled span as it ends, on the thread that
     ends it, hence the lock. A trace moves to the front whenever one of its spans ends, so
     a long checkout whose consumers finish late is not evicted before it is complete.
+    Ended spans are kept as the SDK made them (they no longer change) and turned into
+    ``SpanRecord``s only when read: storing costs every request, reading only the console.
     """
 
     def __init__(self, max_traces: int) -> None:
         if max_traces < 1:
             raise ValueError("max_traces must be at least 1")
         self._max_traces = max_traces
-        self._traces: OrderedDict[str, list[SpanRecord]] = OrderedDict()
+        self._traces: OrderedDict[int, list[ReadableSpan]] = OrderedDict()
         self._lock = threading.Lock()
 
     def on_start(self, span: Any, parent_context: otel_context.Context | None = None) -> None:
         """Nothing to do until the span ends: only finished spans are shown."""
 
     def on_end(self, span: ReadableSpan) -> None:
-        recorded = _record_of(span)
-        if recorded is None:
+        context = span.context
+        if context is None or span.start_time is None or span.end_time is None:
             return
-        trace_id, record = recorded
+        trace_id = context.trace_id
         with self._lock:
             spans = self._traces.get(trace_id)
             if spans is None:
@@ -132,7 +142,7 @@ class TraceStore(SpanProcessor):
             else:
                 self._traces.move_to_end(trace_id)
             if len(spans) < MAX_SPANS_PER_TRACE:
-                spans.append(record)
+                spans.append(span)
 
     def shutdown(self) -> None:
         """Nothing to release: the store is plain memory."""
@@ -145,23 +155,22 @@ class TraceStore(SpanProcessor):
         with self._lock:
             items = list(self._traces.items())[-limit:] if limit > 0 else []
             copies = [(trace_id, list(spans)) for trace_id, spans in items]
-        return [
-            TraceRecord(trace_id, sorted(spans, key=_start)) for trace_id, spans in reversed(copies)
-        ]
+        return [_trace_record(trace_id, spans) for trace_id, spans in reversed(copies)]
 
     def get(self, trace_id: str) -> TraceRecord | None:
+        """The trace ``trace_id`` (32 hex digits, any case), or None if not kept."""
+        try:
+            key = int(trace_id, 16)
+        except ValueError:
+            return None
         with self._lock:
-            spans = self._traces.get(trace_id.lower())
+            spans = self._traces.get(key)
             copy = None if spans is None else list(spans)
-        return None if copy is None else TraceRecord(trace_id.lower(), sorted(copy, key=_start))
+        return None if copy is None else _trace_record(key, copy)
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._traces)
-
-
-def _start(span: SpanRecord) -> datetime:
-    return span.start
 
 
 class Tracing:
