@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+import structlog
 
 from bazaar.infra.db import Database, create_database
 from bazaar.infra.db.migrate import upgrade
+from bazaar.kernel.observability.logging import configure_logging
 from bazaar.testing.servers import (
     PostgresServer,
     RedisServer,
@@ -114,3 +118,23 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Route all logging (JSON lines, debug and up) to a buffer for one test, then put the
+    previous setup back."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    saved_structlog = structlog.get_config()
+    stream = io.StringIO()
+    configure_logging("debug", json=True, stream=stream)
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved_handlers:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(saved_level)
+        structlog.configure(**saved_structlog)

@@ -11,7 +11,7 @@ import secrets
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -116,6 +116,7 @@ from bazaar.kernel.cache import (
     BloomParameters,
     CacheListener,
     CachePolicy,
+    Codec,
     InMemoryBloomFilter,
     InvalidationBus,
     LayeredCache,
@@ -552,6 +553,10 @@ def build_rate_limit_store(clock: Clock, redis: Redis | None) -> RateLimitStore:
     return RedisRateLimitStore(redis, clock=None if isinstance(clock, SystemClock) else clock)
 
 
+# A cached value type (``build_catalog_cache``).
+CachedT = TypeVar("CachedT")
+
+
 # Remembered bearer subjects per process: one per active session (~200 bytes each).
 SUBJECT_CACHE_MAX_ENTRIES = 100_000
 
@@ -766,21 +771,23 @@ def build_catalog_cache(
             lock_wait_s=config.lock_wait_s,
         )
 
-    products = LayeredCache(
-        "products",
-        codec=ProductCodec(),
-        policy=policy(
-            config.product_ttl_s, stale_ttl_s=config.stale_ttl_s, early_beta=config.early_beta
-        ),
-        clock=clock,
-        rng=rng,
-        l1=LruCache(config.l1_max_entries, clock),
-        l2=l2,
-        lock=lock,
-        bus=bus,
-        listener=listener,
-        stale_on=stale_on,
-    )
+    def shared(name: str, codec: Codec[CachedT], ttl_s: float) -> LayeredCache[CachedT]:
+        """A cache in both layers, loaded once across processes, served stale on failure."""
+        return LayeredCache(
+            name,
+            codec=codec,
+            policy=policy(ttl_s, stale_ttl_s=config.stale_ttl_s, early_beta=config.early_beta),
+            clock=clock,
+            rng=rng,
+            l1=LruCache(config.l1_max_entries, clock),
+            l2=l2,
+            lock=lock,
+            bus=bus,
+            listener=listener,
+            stale_on=stale_on,
+        )
+
+    products = shared("products", ProductCodec(), config.product_ttl_s)
     # Stock is a live figure: in process only, briefly, never served stale.
     stock = LayeredCache(
         "stock",
@@ -793,21 +800,7 @@ def build_catalog_cache(
         listener=listener,
         stale_on=(),
     )
-    lists = LayeredCache(
-        "product_lists",
-        codec=CachedPageCodec(),
-        policy=policy(
-            config.list_ttl_s, stale_ttl_s=config.stale_ttl_s, early_beta=config.early_beta
-        ),
-        clock=clock,
-        rng=rng,
-        l1=LruCache(config.l1_max_entries, clock),
-        l2=l2,
-        lock=lock,
-        bus=bus,
-        listener=listener,
-        stale_on=stale_on,
-    )
+    lists = shared("product_lists", CachedPageCodec(), config.list_ttl_s)
     known_ids = None
     if config.bloom:
         params = BloomParameters.for_capacity(

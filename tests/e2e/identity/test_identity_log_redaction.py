@@ -3,33 +3,8 @@
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Iterator
 
-import pytest
-import structlog
 from identity_http_support import PASSWORD, IdentityApi, bearer
-
-from bazaar.kernel.observability.logging import configure_logging
-
-
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    """Route all logging to a buffer for one test, then put the previous setup back."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    saved_structlog = structlog.get_config()
-    stream = io.StringIO()
-    configure_logging("debug", json=True, stream=stream)
-    try:
-        yield stream
-    finally:
-        for handler in list(root.handlers):
-            if handler not in saved_handlers:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(saved_level)
-        structlog.configure(**saved_structlog)
 
 
 class TestLogRedaction:
