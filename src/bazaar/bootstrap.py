@@ -164,7 +164,7 @@ from bazaar.kernel.messaging import (
 from bazaar.kernel.messaging.guarded import GuardedBroker
 from bazaar.kernel.observability.listeners import MessagingMetricsListener, MetricsListener
 from bazaar.kernel.observability.metrics import Metrics
-from bazaar.kernel.observability.tracing import TraceStore, Tracing
+from bazaar.kernel.observability.tracing import TraceStore, Tracing, otlp_exporter
 from bazaar.kernel.observability.tracing import install as install_tracing
 from bazaar.kernel.observability.tracing import uninstall as uninstall_tracing
 from bazaar.kernel.ratelimit import MemoryRateLimitStore, RateLimitStore, RedisRateLimitStore
@@ -350,12 +350,7 @@ def build_tracing(settings: Settings, service_name: str = "bazaar") -> Tracing |
     config = settings.tracing
     if not config.enabled:
         return None
-    exporter = None
-    if settings.otlp_endpoint:
-        # Imported only when configured: the exporter brings protobuf and requests.
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        exporter = OTLPSpanExporter(endpoint=f"{settings.otlp_endpoint.rstrip('/')}/v1/traces")
+    exporter = otlp_exporter(settings.otlp_endpoint) if settings.otlp_endpoint else None
     return Tracing(
         service_name=service_name,
         sample_ratio=config.sample_ratio,

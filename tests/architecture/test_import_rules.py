@@ -81,6 +81,20 @@ class TestDependencyRule:
         ]
         assert bad == []
 
+    def test_only_the_observability_kit_assembles_the_opentelemetry_sdk(self) -> None:
+        # Instrumented code depends on the OpenTelemetry API; provider, sampler and
+        # exporters are built in one place (docs/observability.md).
+        bad = [
+            f"{i.module}:{i.line}"
+            for i in IMPORTS
+            if not in_package(i.module, "bazaar.kernel.observability")
+            and (
+                in_package(i.target, "opentelemetry.sdk")
+                or in_package(i.target, "opentelemetry.exporter")
+            )
+        ]
+        assert bad == []
+
     def test_the_psp_simulator_imports_only_the_kernel_and_the_db_layer(self) -> None:
         # It stands in for an external provider: it must stay separable from bazaar.
         assert violations("bazaar.psp", ("bazaar.psp", "bazaar.kernel", "bazaar.infra.db")) == []

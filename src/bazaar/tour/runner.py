@@ -122,7 +122,13 @@ async def run_scenarios(
 ) -> dict[str, bool]:
     """Run each scenario in order, print its story, and return name → passed."""
     results: dict[str, bool] = {}
-    async with httpx.AsyncClient(base_url=config.base_url, timeout=config.timeout_s) as client:
+    # Idle connections are dropped after 2 s, before the server's keep-alive timeout (5 s,
+    # uvicorn's default) closes them: with both at 5 s, a burst that reuses connections
+    # idle since an earlier scenario can race the server's close and read a reset.
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=2.0)
+    async with httpx.AsyncClient(
+        base_url=config.base_url, timeout=config.timeout_s, limits=limits
+    ) as client:
         for scenario in scenarios:
             console.rule(f"[bold]{scenario.name}[/] — {scenario.concept} ({scenario.capability})")
             story = Story(console=console, client=client, config=config)

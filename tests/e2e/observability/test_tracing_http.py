@@ -283,3 +283,41 @@ class TestLogCorrelation:
         # The tenant is named once the caller is authenticated: on the access line at least.
         (access,) = [line for line in mine if line["event"] == "request"]
         assert access["tenant_id"] == int(tenant.id)
+
+
+class TestCacheSpans:
+    async def test_a_miss_is_a_span_with_its_redis_commands_a_hit_is_none(
+        self, tmp_path: Path, redis_url: str
+    ) -> None:
+        async with running_app(
+            data_dir=tmp_path, demo=True, fast_password_hashing=True, redis_url=redis_url
+        ) as app:
+            tenant = await IdentityApi(app.client).create_tenant()
+            created = await app.client.post(
+                "/api/v1/products",
+                json={
+                    "name": "Traced teapot",
+                    "price": {"amount": "12.00", "currency": "EUR"},
+                    "category": "kitchen",
+                },
+                headers=bearer(tenant.admin_token),
+            )
+            path = f"/api/v1/products/{created.json()['id']}"
+            spans_of = []
+            for _ in range(2):
+                traceparent, trace_id, _ = caller_traceparent()
+                read = await app.client.get(
+                    path, headers={**bearer(tenant.admin_token), "traceparent": traceparent}
+                )
+                assert read.status_code == 200
+                spans_of.append((read.headers["x-cache"], (await trace_of(app, trace_id))["spans"]))
+        (miss_state, miss), (hit_state, hit) = spans_of
+        assert (miss_state, hit_state) == ("MISS", "HIT")
+        (load,) = [s for s in miss if s["name"] == "cache products miss"]
+        assert load["attributes"]["bazaar.cache.result"] == "loaded"
+        by_id = {s["span_id"]: s for s in miss}
+        redis = [s for s in miss if s["attributes"].get("db.system.name") == "redis"]
+        assert {s["name"] for s in redis} >= {"redis GET", "redis SET"}
+        under_load = [s for s in redis if by_id.get(s["parent_id"]) is load]
+        assert under_load, "the L2 write-back and the load lock run inside the miss span"
+        assert not [s for s in hit if s["name"].startswith(("cache ", "redis "))]

@@ -8,6 +8,8 @@ import random
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
+from opentelemetry.trace import Status, StatusCode
+
 from bazaar.kernel.cache.coordination import LoadCoordinator
 from bazaar.kernel.cache.entries import Entry
 from bazaar.kernel.cache.errors import CacheConfigurationError, CacheStoreError
@@ -31,6 +33,7 @@ from bazaar.kernel.cache.shared import NamespaceVersions, SharedEntries, store_f
 from bazaar.kernel.cache.singleflight import SingleFlight
 from bazaar.kernel.cache.xfetch import jittered_ttl, should_refresh_early
 from bazaar.kernel.clock import Clock
+from bazaar.kernel.observability import tracing
 
 __all__ = [
     "NAMESPACE_BUS_PREFIX",
@@ -204,13 +207,25 @@ class LayeredCache(Generic[V]):
                 if stale is None or entry.fresh_until > stale.fresh_until:
                     stale = entry
         self._emit(CacheMiss(self._name))
-        try:
-            loaded, _ = await self._flight.do(key, functools.partial(self._load, key, loader))
-        except self._stale_on as exc:
-            if stale is None or stale.stale_until <= self._monotonic():
-                raise
-            self._emit(CacheStaleServed(self._name, type(exc).__name__))
-            return CacheRead(stale.value, CacheStatus.STALE)
+        # A span for the miss (capabilities §10.1): the wait for another loader or the
+        # load itself, under whatever trace the caller is in. Hits get none: they are the
+        # hot path, and a span would cost more than the hit.
+        with tracing.tracer().start_as_current_span(
+            f"cache {self._name} miss",
+            attributes={"bazaar.cache.name": self._name},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                loaded, _ = await self._flight.do(key, functools.partial(self._load, key, loader))
+            except self._stale_on as exc:
+                if stale is None or stale.stale_until <= self._monotonic():
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    raise
+                self._emit(CacheStaleServed(self._name, type(exc).__name__))
+                span.set_attribute("bazaar.cache.result", "stale")
+                return CacheRead(stale.value, CacheStatus.STALE)
+            span.set_attribute("bazaar.cache.result", "loaded")
         return CacheRead(loaded.value, CacheStatus.MISS)
 
     async def put(self, key: str, value: V) -> None:

@@ -11,12 +11,14 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from bazaar.kernel.cache.errors import CacheConfigurationError, CacheStoreError
 from bazaar.kernel.cache.events import CacheStoreFailed
 from bazaar.kernel.cache.listeners import CacheListener, NullCacheListener
 from bazaar.kernel.cache.ports import validate_ttl
 from bazaar.kernel.clock import Clock, SystemClock
+from bazaar.kernel.observability import tracing
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -88,7 +90,7 @@ class RedisCacheStore:
         """
         _check_bytes_client(redis)
         # (execute_command is untyped in redis-py; bound once, it is called typed.)
-        self._execute: Callable[..., Awaitable[Any]] = redis.execute_command
+        self._execute: Callable[..., Awaitable[Any]] = _traced(redis.execute_command)
         self._key_prefix = prefix
 
     @property
@@ -165,6 +167,32 @@ class RedisCacheStore:
             raise CacheStoreError("get_int", "the key holds a value, not a counter") from exc
 
 
+def _traced(execute: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """``execute`` with a client span per command (capabilities §10.1) while tracing is on.
+
+    Spans are named by the command only: keys name tenants and products, and a name must
+    stay one of few.
+    """
+
+    async def traced(command: str, *args: Any) -> Any:
+        if tracing.installed() is None:
+            return await execute(command, *args)
+        with tracing.tracer().start_as_current_span(
+            f"redis {command}",
+            kind=SpanKind.CLIENT,
+            attributes={"db.system.name": "redis", "db.operation.name": command},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                return await execute(command, *args)
+            except Exception as exc:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
+
+    return traced
+
+
 def _as_bytes(value: object, operation: str) -> bytes | None:
     if value is None or isinstance(value, bytes):
         return value
@@ -193,7 +221,7 @@ class RedisLoadLock:
             CacheConfigurationError: If the client decodes responses.
         """
         _check_bytes_client(redis)
-        self._execute: Callable[..., Awaitable[Any]] = redis.execute_command
+        self._execute: Callable[..., Awaitable[Any]] = _traced(redis.execute_command)
         # register_script runs EVALSHA and loads the script again if Redis has lost it.
         self._release = redis.register_script(release_script_source())
         self._key_prefix = prefix

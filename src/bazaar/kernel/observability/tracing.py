@@ -41,6 +41,7 @@ __all__ = [
     "context_from_headers",
     "install",
     "installed",
+    "otlp_exporter",
     "trace_headers",
     "traceparent_of",
     "tracer",
@@ -208,6 +209,14 @@ class Tracing:
     def shutdown(self) -> None:
         """Flush the exporter's last batch and stop its thread."""
         self.provider.shutdown()
+
+
+def otlp_exporter(endpoint: str) -> SpanExporter:
+    """An OTLP/HTTP (protobuf) exporter to the collector at ``endpoint`` (``/v1/traces``)."""
+    # Imported only when configured: the exporter brings protobuf and requests.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")
 
 
 _installed: Tracing | None = None
