@@ -28,6 +28,7 @@ from bazaar.kernel.breaker import BreakerState
 from bazaar.kernel.clock import ManualClock
 from bazaar.kernel.messaging.envelope import Envelope
 from bazaar.kernel.messaging.handlers import Handler
+from bazaar.kernel.observability import tracing
 from bazaar.kernel.resilience import DependencyFailureError, DependencyGuard, FaultSpec
 
 RECEIVED_AT = datetime.fromtimestamp(START, tz=UTC)
@@ -227,3 +228,24 @@ class TestOutages:
         assert mail.headers["X-Bazaar-Event-Type"] == "payments.payment_succeeded"
         assert mail.headers["Date"] == "Fri, 02 Jan 2026 03:04:05 +0000"
         assert ("notifications", "9003") in inbox.records
+
+
+class TestTracing:
+    async def test_each_send_is_a_client_span_naming_the_server_not_the_recipient(
+        self, sink: MailSink, sender: SmtpMailSender
+    ) -> None:
+        kit = tracing.Tracing(service_name="test", sample_ratio=1.0, store=tracing.TraceStore(5))
+        previous = tracing.installed()
+        tracing.install(kit)
+        try:
+            with tracing.tracer().start_as_current_span("consumer") as parent:
+                await sender.send(email(), timeout_s=5.0)
+        finally:
+            tracing.install(previous)
+        assert kit.store is not None
+        record = kit.store.get(format(parent.get_span_context().trace_id, "032x"))
+        assert record is not None
+        (smtp,) = [s for s in record.spans if s.name == "smtp send"]
+        assert (smtp.kind, smtp.status) == ("client", "unset")
+        assert smtp.parent_id == format(parent.get_span_context().span_id, "016x")
+        assert "buyer@acme.test" not in str(smtp.attributes)

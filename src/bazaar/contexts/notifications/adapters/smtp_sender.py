@@ -22,10 +22,12 @@ from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from bazaar.contexts.notifications.domain.errors import MailRejectedError, MailUnavailableError
 from bazaar.contexts.notifications.domain.model import Email
 from bazaar.kernel.errors import ConfigurationError
+from bazaar.kernel.observability import tracing
 
 __all__ = ["SMTP_SCHEMES", "SmtpEndpoint", "SmtpMailSender", "parse_smtp_url"]
 
@@ -98,12 +100,31 @@ class SmtpMailSender:
         self._tls_context = tls_context
 
     async def send(self, email: Email, *, timeout_s: float) -> None:
-        """Send ``email`` in one SMTP session within ``timeout_s``.
+        """Send ``email`` in one SMTP session within ``timeout_s``, in a client span.
 
         Raises:
             MailUnavailableError: not configured, the server failed, or a 4xx reply.
             MailRejectedError: a 5xx reply to the recipient or to the message.
         """
+        endpoint = self.endpoint
+        with tracing.tracer().start_as_current_span(
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            # The server, not the recipient: addresses are personal data.
+            attributes={
+                "peer.service": "smtp",
+                "server.address": endpoint.host if endpoint else "",
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                await self._send(email, timeout_s)
+            except (MailUnavailableError, MailRejectedError) as exc:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
+
+    async def _send(self, email: Email, timeout_s: float) -> None:
         endpoint = self.endpoint
         if endpoint is None:
             raise MailUnavailableError("no SMTP server configured (smtp_url is empty)")
