@@ -178,7 +178,7 @@ class Tracing:
     """A tracer provider with parent-based ratio sampling, the store, and an exporter.
 
     Args:
-        service_name: ``service.name`` of every span (``bazaar``, ``bazaar-psp``).
+        service_name: ``service.name`` of every span (``bazaar``).
         sample_ratio: the share of new traces recorded (0..1); a request that arrives with
             a sampled ``traceparent`` is recorded whatever the ratio (parent-based).
         store: the in-process trace store, or None to keep nothing in process.
