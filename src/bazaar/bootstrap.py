@@ -548,10 +548,6 @@ def build_rate_limit_store(clock: Clock, redis: Redis | None) -> RateLimitStore:
     return RedisRateLimitStore(redis, clock=None if isinstance(clock, SystemClock) else clock)
 
 
-# A cached value type (``build_catalog_cache``).
-CachedT = TypeVar("CachedT")
-
-
 # Remembered bearer subjects per process: one per active session (~200 bytes each).
 SUBJECT_CACHE_MAX_ENTRIES = 100_000
 
@@ -727,6 +723,10 @@ class _SnowflakeTimes:
 
     def first_id_at(self, at: float) -> int:
         return first_id_at(int(at * 1000))
+
+
+# A cached value type (``build_catalog_cache``).
+CachedT = TypeVar("CachedT")
 
 
 def build_catalog_cache(

@@ -70,9 +70,8 @@ class Database:
         return {"primary": self.engine, "read": self.read_engine}
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self.read_engine is not self.engine:
-            await self.read_engine.dispose()
+        for engine in self.engines.values():
+            await engine.dispose()
 
 
 def _session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -216,7 +215,6 @@ def create_database(url: str, pool: PoolConfig | None = None) -> Database:
     if factory is None:
         raise UnsupportedDatabaseError(scheme, tuple(DATABASE_FACTORIES))
     database = factory(url, pool or PoolConfig())
-    trace_statements(database.engine.sync_engine, database.dialect)
-    if database.read_engine is not database.engine:
-        trace_statements(database.read_engine.sync_engine, database.dialect)
+    for engine in database.engines.values():
+        trace_statements(engine.sync_engine, database.dialect)
     return database
