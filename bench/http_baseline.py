@@ -335,11 +335,33 @@ def _check(result: LoadResult, label: str) -> None:
         )
 
 
+_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far, all its threads (Linux only).
+
+    Throughput over HTTP on two shared cores moves ±20 % from run to run; the server's CPU
+    per request does not move with what else the machine does, and on a CPU-bound server
+    its inverse is the throughput the server could reach. Both are reported.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The fields after the command name, which is in parentheses and may contain spaces:
+    # utime and stime are the 14th and 15th fields of the whole line.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S
+
+
 def measure_pair(pair: Pair, args: argparse.Namespace, generator: str) -> None:
     """Warm every side up, then alternate: bazaar, reference, bazaar, reference, ..."""
 
     def load(side: Side, seconds: float) -> LoadResult:
-        return run_load(
+        pid = side.server.process.pid if side.server.process is not None else None
+        cpu_before = process_cpu_s(pid) if pid is not None else None
+        result = run_load(
             generator,
             side.server.base_url + side.path,
             connections=args.connections,
@@ -347,6 +369,13 @@ def measure_pair(pair: Pair, args: argparse.Namespace, generator: str) -> None:
             threads=args.threads,
             headers=pair.headers,
         )
+        cpu_after = process_cpu_s(pid) if pid is not None else None
+        if cpu_before is not None and cpu_after is not None and result.requests:
+            result.extra["server_cpu_s"] = round(cpu_after - cpu_before, 3)
+            result.extra["server_cpu_us_per_request"] = round(
+                (cpu_after - cpu_before) / result.requests * 1e6, 1
+            )
+        return result
 
     if args.warmup > 0:
         for side in pair.sides:
@@ -356,10 +385,12 @@ def measure_pair(pair: Pair, args: argparse.Namespace, generator: str) -> None:
             result = load(side, args.duration)
             _check(result, f"{side.label} {side.path} run {run}")
             side.runs.append(result)
+            cpu = result.extra.get("server_cpu_us_per_request")
             console.print(
                 f"  {pair.name:<8} run {run}/{args.runs} {side.label:<17} "
                 f"{result.requests_per_s:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
                 f"p99 {result.p99_ms:6.2f} ms"
+                + (f"  server CPU {cpu:,.0f} µs/req" if cpu is not None else "")
             )
             time.sleep(args.pause)
 
@@ -368,24 +399,38 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def _cpu_per_request(side: Side) -> list[float]:
+    return [
+        float(r.extra["server_cpu_us_per_request"])
+        for r in side.runs
+        if "server_cpu_us_per_request" in r.extra
+    ]
+
+
 def _ratios(subject: Side, reference: Side, stats: Mapping[str, Any]) -> dict[str, float]:
     s, r = stats[subject.label], stats[reference.label]
     paired = [
         (a.requests_per_s / b.requests_per_s, a.p99_ms / b.p99_ms)
         for a, b in zip(subject.runs, reference.runs, strict=True)
     ]
-    return {
+    ratios = {
         "requests_per_s": s["requests_per_s"]["median"] / r["requests_per_s"]["median"],
         "p50": s["p50_ms"]["median"] / r["p50_ms"]["median"],
         "p99": s["p99_ms"]["median"] / r["p99_ms"]["median"],
         "paired_median_requests_per_s": statistics.median(p[0] for p in paired),
         "paired_median_p99": statistics.median(p[1] for p in paired),
     }
+    if "server_cpu_us_per_request" in s and "server_cpu_us_per_request" in r:
+        # The throughput a CPU-bound server could reach goes as 1 / CPU per request.
+        ratios["cpu_capacity"] = (
+            r["server_cpu_us_per_request"]["median"] / s["server_cpu_us_per_request"]["median"]
+        )
+    return ratios
 
 
 def summarize(pair: Pair) -> dict[str, Any]:
     """Medians, extremes and ratios (bazaar ÷ each reference) of one pair's runs."""
-    stats = {
+    stats: dict[str, dict[str, Any]] = {
         side.label: {
             "path": side.path,
             "requests_per_s": _stats([r.requests_per_s for r in side.runs]),
@@ -394,6 +439,9 @@ def summarize(pair: Pair) -> dict[str, Any]:
         }
         for side in pair.sides
     }
+    for side in pair.sides:
+        if cpu := _cpu_per_request(side):
+            stats[side.label]["server_cpu_us_per_request"] = _stats(cpu)
     subject, *references = pair.sides
     ratios = {ref.label: _ratios(subject, ref, stats) for ref in references}
     summary: dict[str, Any] = {
@@ -430,8 +478,10 @@ def render(summary: Mapping[str, Mapping[str, Any]], title: str) -> Table:
     table.add_column("req/s median (min–max)", justify="right")
     table.add_column("p50 ms", justify="right")
     table.add_column("p99 ms", justify="right")
+    table.add_column("server CPU µs/req", justify="right")
     table.add_column("bazaar÷ref req/s", justify="right")
     table.add_column("bazaar÷ref p99", justify="right")
+    table.add_column("bazaar÷ref CPU capacity", justify="right")
     for name, row in summary.items():
         servers = row["servers"]
         for i, (label, stats) in enumerate(servers.items()):
@@ -443,8 +493,12 @@ def render(summary: Mapping[str, Mapping[str, Any]], title: str) -> Table:
                 cell(stats["requests_per_s"], ",.0f"),
                 cell(stats["p50_ms"], ".2f"),
                 cell(stats["p99_ms"], ".2f"),
+                cell(stats["server_cpu_us_per_request"], ",.0f")
+                if "server_cpu_us_per_request" in stats
+                else "",
                 f"{ratios['requests_per_s']:.2f}" if ratios else "",
                 f"{ratios['p99']:.2f}×" if ratios else "",
+                f"{ratios['cpu_capacity']:.2f}" if ratios and "cpu_capacity" in ratios else "",
                 end_section=i == len(servers) - 1,
             )
     return table

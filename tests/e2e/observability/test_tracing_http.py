@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
+from bazaar.kernel.cache.redis import RedisCacheStore
+from bazaar.kernel.observability import tracing
 from bazaar.testing.app import AppHarness, running_app
 from bazaar.testing.identity import PASSWORD, IdentityApi, assert_problem, bearer
 
@@ -321,3 +323,38 @@ class TestCacheSpans:
         under_load = [s for s in redis if by_id.get(s["parent_id"]) is load]
         assert under_load, "the L2 write-back and the load lock run inside the miss span"
         assert not [s for s in hit if s["name"].startswith(("cache ", "redis "))]
+
+
+class TestBackgroundWork:
+    async def test_statements_and_commands_outside_a_trace_start_none_inside_one_join_it(
+        self, tmp_path: Path, redis_url: str
+    ) -> None:
+        """A poller's SQL and Redis round trips are no traces of their own (they would crowd
+        the store out of the requests it is there to show); under a recorded span they are
+        its children."""
+        async with running_app(
+            data_dir=tmp_path, demo=True, fast_password_hashing=True, redis_url=redis_url
+        ) as app:
+            tracing_kit = app.container.tracing
+            assert tracing_kit is not None
+            assert tracing_kit.store is not None
+            assert app.container.redis is not None
+            l2 = RedisCacheStore(app.container.redis, prefix=f"bg-{secrets.token_hex(4)}:")
+            before = {t.trace_id for t in tracing_kit.store.recent(500)}
+
+            async def background_round_trips() -> None:
+                await app.container.database.ping()
+                await l2.set("k", b"v", 30.0)
+                assert await l2.get("k") == b"v"
+
+            await background_round_trips()
+            assert {t.trace_id for t in tracing_kit.store.recent(500)} == before
+
+            with tracing.tracer().start_as_current_span("job") as job:
+                await background_round_trips()
+            trace = tracing_kit.store.get(format(job.get_span_context().trace_id, "032x"))
+        assert trace is not None
+        (root,) = [s for s in trace.spans if s.parent_id is None]
+        assert root.name == "job"
+        children = {s.name for s in trace.spans if s.parent_id == root.span_id}
+        assert children >= {"SELECT", "redis SET", "redis GET"}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 
 import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -54,53 +56,68 @@ class TelemetryMiddleware:
         in_flight.inc()
         # Authentication names the tenant further in; this request starts with none.
         tenant_token = tenant_id_var.set(None)
-        with tracing.tracer().start_as_current_span(
-            method,
-            context=_caller_context(scope),
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": scope["path"]},
-            # Exceptions are the error middleware's to answer; the span records the status.
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            # With tracing off the no-op span only mirrors the caller's context: no header.
-            traceparent = tracing.traceparent_of(span) if tracing.installed() else None
-            raw_traceparent = traceparent.encode("ascii") if traceparent else None
+        # start_span + attach rather than start_as_current_span, and every attribute set in
+        # one call at the end: each of those context managers and locked attribute writes
+        # costs µs on every request (docs/benchmarks.md, "Tracing's cost"). Exceptions are
+        # the error middleware's to answer; the span records the status it sent.
+        span = tracing.tracer().start_span(
+            method, context=_caller_context(scope), kind=SpanKind.SERVER
+        )
+        span_token = otel_context.attach(trace.set_span_in_context(span))
+        # With tracing off the no-op span only mirrors the caller's context: no header.
+        traceparent = tracing.traceparent_of(span) if tracing.installed() else None
+        raw_traceparent = traceparent.encode("ascii") if traceparent else None
 
-            async def recording_send(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    if raw_traceparent is not None:
-                        message["headers"] = [
-                            *message.get("headers", ()),
-                            (b"traceparent", raw_traceparent),
-                        ]
-                await send(message)
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if raw_traceparent is not None:
+                    message["headers"] = [
+                        *message.get("headers", ()),
+                        (b"traceparent", raw_traceparent),
+                    ]
+            await send(message)
 
-            try:
-                await self.app(scope, receive, recording_send)
-            finally:
-                in_flight.dec()
-                elapsed = time.perf_counter() - start
-                route = route_template(scope)
-                self.metrics.http_requests_total.labels(route, method, str(status)).inc()
-                self.metrics.http_request_duration_seconds.labels(route, method).observe(elapsed)
-                if span.is_recording():
-                    span.update_name(f"{method} {route}")
-                    span.set_attributes({"http.route": route, "http.response.status_code": status})
-                    if status >= 500:
-                        span.set_status(Status(StatusCode.ERROR))
-                if self.log_requests:
-                    access_log.info(
-                        "request",
-                        method=method,
-                        route=route,
-                        path=scope["path"],
-                        status=status,
-                        duration_ms=round(elapsed * 1000, 3),
-                    )
-                tenant_id_var.reset(tenant_token)
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            in_flight.dec()
+            elapsed = time.perf_counter() - start
+            route = route_template(scope)
+            self.metrics.http_requests_total.labels(route, method, str(status)).inc()
+            self.metrics.http_request_duration_seconds.labels(route, method).observe(elapsed)
+            if span.is_recording():
+                _label_span(span, method, route, scope["path"], status)
+            if self.log_requests:  # while the span is current: the line carries its ids
+                access_log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 3),
+                )
+            otel_context.detach(span_token)
+            span.end()
+            tenant_id_var.reset(tenant_token)
+
+
+def _label_span(span: trace.Span, method: str, route: str, path: str, status: int) -> None:
+    """Name the server span after its route and give it the request's attributes."""
+    span.update_name(f"{method} {route}")
+    attributes: dict[str, str | int] = {
+        "http.request.method": method,
+        "url.path": path,
+        "http.route": route,
+        "http.response.status_code": status,
+    }
+    tenant_id = tenant_id_var.get()
+    if tenant_id is not None:
+        attributes["bazaar.tenant_id"] = str(tenant_id)
+    span.set_attributes(attributes)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
 
 
 def _caller_context(scope: Scope) -> Context | None:

@@ -3,8 +3,9 @@
 The spans join whatever trace is current when the statement runs: SQLAlchemy's asyncio
 layer runs the statement in a greenlet that shares the calling task's context variables,
 so a request's statements are children of its server span (or of the consumer or saga
-span that runs them). Only the statement's text is recorded, never its parameters: they
-hold e-mail addresses, hashes and amounts.
+span that runs them). A statement outside any recorded span (a poller's) gets none.
+Only the statement's text is recorded, never its parameters: they hold e-mail addresses,
+hashes and amounts.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def trace_statements(engine: Engine, system: str) -> None:
     def _start(
         _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, executemany: bool
     ) -> None:
-        if tracing.installed() is None or context is None:
+        if context is None or not tracing.in_recorded_trace():
             return
         span = tracing.tracer().start_span(
             _span_name(statement),

@@ -210,11 +210,8 @@ class LayeredCache(Generic[V]):
         # A span for the miss (capabilities §10.1): the wait for another loader or the
         # load itself, under whatever trace the caller is in. Hits get none: they are the
         # hot path, and a span would cost more than the hit.
-        with tracing.tracer().start_as_current_span(
-            f"cache {self._name} miss",
-            attributes={"bazaar.cache.name": self._name},
-            record_exception=False,
-            set_status_on_exception=False,
+        with tracing.child_span(
+            f"cache {self._name} miss", attributes={"bazaar.cache.name": self._name}
         ) as span:
             try:
                 loaded, _ = await self._flight.do(key, functools.partial(self._load, key, loader))

@@ -168,21 +168,19 @@ class RedisCacheStore:
 
 
 def _traced(execute: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """``execute`` with a client span per command (capabilities §10.1) while tracing is on.
+    """``execute`` with a client span per command (capabilities §10.1) inside a recorded trace.
 
     Spans are named by the command only: keys name tenants and products, and a name must
     stay one of few.
     """
 
     async def traced(command: str, *args: Any) -> Any:
-        if tracing.installed() is None:
+        if not tracing.in_recorded_trace():
             return await execute(command, *args)
-        with tracing.tracer().start_as_current_span(
+        with tracing.child_span(
             f"redis {command}",
             kind=SpanKind.CLIENT,
             attributes={"db.system.name": "redis", "db.operation.name": command},
-            record_exception=False,
-            set_status_on_exception=False,
         ) as span:
             try:
                 return await execute(command, *args)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -38,7 +39,9 @@ __all__ = [
     "TraceRecord",
     "TraceStore",
     "Tracing",
+    "child_span",
     "context_from_headers",
+    "in_recorded_trace",
     "install",
     "installed",
     "otlp_exporter",
@@ -196,8 +199,10 @@ class Tracing:
         if not 0.0 <= sample_ratio <= 1.0:
             raise ValueError("sample_ratio must be within 0..1")
         self.store = store
+        # At 1.0 every trace is kept: ALWAYS_ON says so without the ratio's arithmetic.
+        root: Sampler = ALWAYS_ON if sample_ratio >= 1.0 else TraceIdRatioBased(sample_ratio)
         self.provider = TracerProvider(
-            sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+            sampler=ParentBased(root),
             resource=Resource.create({"service.name": service_name}),
         )
         if store is not None:
@@ -246,6 +251,32 @@ def tracer() -> trace.Tracer:
     """The installed tracer, or OpenTelemetry's no-op tracer when none is installed."""
     tracing = _installed
     return _NO_OP_TRACER if tracing is None else tracing.tracer
+
+
+def in_recorded_trace() -> bool:
+    """Whether the current span is being recorded: the test for spans that only ever join a
+    trace (SQL statements, Redis commands, cache misses) and never start one.
+
+    Without it every statement a background loop runs (the relay polling the outbox, lease
+    renewals) would be a trace of its own: thousands of one-span traces an hour crowding the
+    store out of the requests and checkouts it is there to show, each one paid for.
+    """
+    return _installed is not None and trace.get_current_span().is_recording()
+
+
+def child_span(
+    name: str, *, kind: SpanKind = SpanKind.INTERNAL, attributes: Mapping[str, Any] | None = None
+) -> AbstractContextManager[trace.Span]:
+    """A span under the current recorded span, or a no-op one outside any (see
+    ``in_recorded_trace``). Exceptions are left to the caller to record as a status."""
+    tracer = _installed.tracer if in_recorded_trace() and _installed is not None else _NO_OP_TRACER
+    return tracer.start_as_current_span(
+        name,
+        kind=kind,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    )
 
 
 def context_from_headers(headers: Mapping[str, str]) -> otel_context.Context:
