@@ -308,4 +308,4 @@ def worker_app() -> DeferredApp:
 
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json, levels=settings.log_levels)
-    return DeferredApp(settings)
+    return DeferredApp(settings, freeze_heap=True)

@@ -33,6 +33,7 @@ def parse_autoscale(value: str) -> tuple[int, int]:
 
 async def _run(settings_overrides: list[str] | None, autoscale: tuple[int, int] | None) -> None:
     from bazaar.bootstrap import build_container, build_worker
+    from bazaar.cli.serve import freeze_startup_heap
     from bazaar.kernel.messaging import AutoscalePolicy
 
     settings = load_settings(settings_overrides)
@@ -41,6 +42,7 @@ async def _run(settings_overrides: list[str] | None, autoscale: tuple[int, int] 
         None if autoscale is None else AutoscalePolicy(minimum=autoscale[0], maximum=autoscale[1])
     )
     runtime = build_worker(container, autoscale=policy)
+    freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

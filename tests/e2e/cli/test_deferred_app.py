@@ -4,6 +4,7 @@ own lifespan, and runs what the API process owes the system (the saga sweep)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,30 @@ class TestDeferredApp:
             "lifespan.shutdown.complete",
         ]
         assert supervisor_states == [True, False]
+
+    async def test_the_heap_built_by_start_up_is_frozen_when_asked(self, tmp_path: Path) -> None:
+        """``worker_app`` asks for it: full collections then skip what start-up built."""
+        url = f"sqlite+aiosqlite:///{tmp_path / 'bazaar.db'}"
+        database = create_database(url)
+        await upgrade(database.engine)
+        await database.dispose()
+        app = DeferredApp(
+            Settings(data_dir=tmp_path, database_url=url, demo=True), freeze_heap=True
+        )
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        inbox.put_nowait({"type": "lifespan.startup"})
+        frozen_at_startup: list[int] = []
+
+        async def send(message: Any) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                frozen_at_startup.append(gc.get_freeze_count())
+                inbox.put_nowait({"type": "lifespan.shutdown"})
+
+        assert gc.get_freeze_count() == 0
+        try:
+            await app({"type": "lifespan"}, inbox.get, send)
+        finally:
+            gc.unfreeze()  # the test process goes on: hand the objects back to the collector
+        assert app.container is not None
+        (frozen,) = frozen_at_startup
+        assert frozen > 10_000  # the app, its models and the container, not a handful
