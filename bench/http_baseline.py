@@ -609,6 +609,31 @@ def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def pin_apart(servers: Sequence[Server]) -> dict[str, list[int]] | None:
+    """Servers on the last CPU, this process (and so the load generator it starts) on the
+    others; None where there is nothing to split (one CPU, or no affinity API).
+
+    On two cores, the server and wrk otherwise take turns on both, and a run's figures
+    move with how the scheduler interleaved them (±15 % between identical runs); pinned,
+    each has a core of its own. Every side of a comparison is pinned alike.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    server_cpus, generator_cpus = {cpus[-1]}, set(cpus[:-1])
+    for server in servers:
+        if server.process is None:
+            continue
+        # Every thread the server has so far; threads it starts later inherit the mask.
+        for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(task.name), server_cpus)
+    os.sched_setaffinity(0, generator_cpus)
+    return {"servers": sorted(server_cpus), "load_generator": sorted(generator_cpus)}
+
+
 def choose_generator(requested: str) -> tuple[str, dict[str, Any]]:
     wrk = which_wrk()
     if requested == "wrk" and wrk is None:

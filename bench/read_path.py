@@ -24,6 +24,10 @@ Run::
     python bench/read_path.py            # 5 runs x 3 s per server (~40 s)
     python bench/read_path.py --tracing  # tracing's overhead (~60 s)
     python bench/read_path.py --quick    # smoke run; writes nothing
+    python bench/read_path.py --tracing --pin  # servers on one core, wrk on the other
+
+Every run also reports the server process's CPU per request (``/proc``), steadier than
+req/s on two shared cores; ``--pin`` steadies both further.
 
 Writes ``bench/results/read_path.json`` (``read_path_tracing.json`` with ``--tracing``).
 """
@@ -61,6 +65,7 @@ from http_baseline import (
     loaded_impls,
     machine_info,
     measure_pair,
+    pin_apart,
     reference_server,
     render,
     start_ready,
@@ -187,6 +192,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tracing", action="store_true", help="tracing on / off / 1 %% sampled, no reference"
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="servers on the last CPU, wrk on the others (steadier on a 2-core machine)",
+    )
     parser.add_argument("--output", type=Path, default=None, help=f"default: {RESULTS}")
     args = parser.parse_args(argv)
     if args.quick:
@@ -230,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ],
                         {"Authorization": f"Bearer {probe.token}"},
                     )
+                pinning = pin_apart([side.server for side in pair.sides]) if args.pin else None
                 measure_pair(pair, args, generator)
                 summary = {"product": summarize(pair)}
     except KeyboardInterrupt:
@@ -259,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seconds_per_run": args.duration,
             "warmup_seconds_per_server": args.warmup,
             "event_loop_and_http_observed": impls,
+            "cpu_pinning": pinning,
             "bazaar": "bazaar up --demo, rate_limits.default=off; a customer's bearer JWT; "
             "the product warm in the L1 (X-Cache: HIT)",
             "reference": (

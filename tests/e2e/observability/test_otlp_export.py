@@ -59,8 +59,11 @@ def collector() -> Iterator[Collector]:
 
 
 async def test_spans_are_exported_to_the_collector(tmp_path: Path, collector: Collector) -> None:
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     async with running_app(data_dir=tmp_path, demo=True, otlp_endpoint=collector.url) as app:
-        response = await app.client.get("/healthz")
+        response = await app.client.get(
+            "/healthz", headers={"traceparent": f"00-{trace_id}-{parent_id}-01"}
+        )
         assert response.status_code == 200
     # Closing the app flushes the exporter's last batch.
     assert collector.requests, "nothing reached the collector"
@@ -75,3 +78,17 @@ async def test_spans_are_exported_to_the_collector(tmp_path: Path, collector: Co
         if attribute.key == "service.name"
     }
     assert resource == "bazaar"
+    (server,) = [
+        span
+        for _, _, request in collector.requests
+        for resource_spans in request.resource_spans
+        for scope in resource_spans.scope_spans
+        for span in scope.spans
+        if span.name == "GET /healthz"
+    ]
+    assert (server.trace_id.hex(), server.parent_span_id.hex()) == (trace_id, parent_id)
+    assert server.kind == server.SPAN_KIND_SERVER
+    attributes = {a.key: a.value for a in server.attributes}
+    assert attributes["http.route"].string_value == "/healthz"
+    assert attributes["http.response.status_code"].int_value == 200
+    assert server.end_time_unix_nano >= server.start_time_unix_nano > 0

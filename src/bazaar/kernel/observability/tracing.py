@@ -8,8 +8,8 @@ OpenTelemetry no-op tracer and pays almost nothing.
 Why a process-wide tracer rather than one passed down: the code that starts spans (the
 unit of work's outbox write, the SQL engine's statements, consumers, outbound HTTP) is
 reached through many constructors, and the trace context itself is already process-wide
-(a context variable). The OpenTelemetry *API* is what instrumented code depends on; the
-SDK (provider, sampler, processors, exporter) is assembled here only.
+(a context variable). The OpenTelemetry *API* is what instrumented code depends on; what
+records behind it (``spans.SpanRecorder``) and the SDK's exporter are assembled here only.
 
 ``TraceStore`` keeps the most recent traces in memory, bounded, for ``GET
 /api/v1/admin/traces`` and the console's waterfall view.
@@ -28,11 +28,13 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from bazaar.kernel.observability.spans import RecordedSpan, SpanRecorder
 
 __all__ = [
     "SpanRecord",
@@ -87,10 +89,10 @@ class TraceRecord:
     spans: Sequence[SpanRecord]
 
 
-def _record_of(span: ReadableSpan) -> SpanRecord:
+def _record_of(span: RecordedSpan) -> SpanRecord:
     context = span.context
-    assert context is not None  # kept only when it has one (``TraceStore.on_end``)
-    start, end = span.start_time or 0, span.end_time or 0
+    start = span.start_time
+    end = span.end_time if span.end_time is not None else start
     parent = span.parent
     return SpanRecord(
         span_id=format(context.span_id, "016x"),
@@ -99,12 +101,12 @@ def _record_of(span: ReadableSpan) -> SpanRecord:
         kind=_KIND_NAMES.get(span.kind, "internal"),
         start=datetime.fromtimestamp(start / 1e9, UTC),
         duration_ms=round((end - start) / 1e6, 3),
-        attributes=dict(span.attributes or {}),
+        attributes=dict(span.attributes),
         status=_STATUS_NAMES.get(span.status.status_code, "unset"),
     )
 
 
-def _trace_record(trace_id: int, spans: list[ReadableSpan]) -> TraceRecord:
+def _trace_record(trace_id: int, spans: list[RecordedSpan]) -> TraceRecord:
     return TraceRecord(format(trace_id, "032x"), sorted(map(_record_of, spans), key=_start))
 
 
@@ -112,31 +114,26 @@ def _start(span: SpanRecord) -> datetime:
     return span.start
 
 
-class TraceStore(SpanProcessor):
+class TraceStore:
     """The ``max_traces`` most recently active traces of this process, in memory.
 
-    A span processor: the SDK hands it every sampled span as it ends, on the thread that
-    ends it, hence the lock. A trace moves to the front whenever one of its spans ends, so
-    a long checkout whose consumers finish late is not evicted before it is complete.
-    Ended spans are kept as the SDK made them (they no longer change) and turned into
-    ``SpanRecord``s only when read: storing costs every request, reading only the console.
+    Spans arrive as they end, on the thread that ends them, hence the lock. A trace moves
+    to the front whenever one of its spans ends, so a long checkout whose consumers finish
+    late is not evicted before it is complete. Ended spans are kept as recorded (they no
+    longer change) and turned into ``SpanRecord``s only when read: storing costs every
+    request, reading only the console.
     """
 
     def __init__(self, max_traces: int) -> None:
         if max_traces < 1:
             raise ValueError("max_traces must be at least 1")
         self._max_traces = max_traces
-        self._traces: OrderedDict[int, list[ReadableSpan]] = OrderedDict()
+        self._traces: OrderedDict[int, list[RecordedSpan]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def on_start(self, span: Any, parent_context: otel_context.Context | None = None) -> None:
-        """Nothing to do until the span ends: only finished spans are shown."""
-
-    def on_end(self, span: ReadableSpan) -> None:
-        context = span.context
-        if context is None or span.start_time is None or span.end_time is None:
-            return
-        trace_id = context.trace_id
+    def add(self, span: RecordedSpan) -> None:
+        """Keep ``span``, which has ended."""
+        trace_id = span.context.trace_id
         with self._lock:
             spans = self._traces.get(trace_id)
             if spans is None:
@@ -147,12 +144,6 @@ class TraceStore(SpanProcessor):
                 self._traces.move_to_end(trace_id)
             if len(spans) < MAX_SPANS_PER_TRACE:
                 spans.append(span)
-
-    def shutdown(self) -> None:
-        """Nothing to release: the store is plain memory."""
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
 
     def recent(self, limit: int) -> list[TraceRecord]:
         """The ``limit`` most recently active traces, newest first, spans by start time."""
@@ -178,7 +169,11 @@ class TraceStore(SpanProcessor):
 
 
 class Tracing:
-    """A tracer provider with parent-based ratio sampling, the store, and an exporter.
+    """Parent-based ratio sampling, the in-process store, and an OTLP exporter.
+
+    Spans are recorded by ``SpanRecorder`` (see ``spans``: the SDK's own span cost too
+    much per request); the SDK's batching processor and exporter ship them when an
+    exporter is configured, each span turned into the SDK's ``ReadableSpan`` on the way.
 
     Args:
         service_name: ``service.name`` of every span (``bazaar``).
@@ -199,21 +194,38 @@ class Tracing:
         if not 0.0 <= sample_ratio <= 1.0:
             raise ValueError("sample_ratio must be within 0..1")
         self.store = store
-        # At 1.0 every trace is kept: ALWAYS_ON says so without the ratio's arithmetic.
-        root: Sampler = ALWAYS_ON if sample_ratio >= 1.0 else TraceIdRatioBased(sample_ratio)
-        self.provider = TracerProvider(
-            sampler=ParentBased(root),
-            resource=Resource.create({"service.name": service_name}),
+        self._resource = Resource.create({"service.name": service_name})
+        self._scope = InstrumentationScope(INSTRUMENTATION_NAME)
+        self._exporting = BatchSpanProcessor(exporter) if exporter is not None else None
+        self.tracer: trace.Tracer = SpanRecorder(sample_ratio, self._ended)
+
+    def _ended(self, span: RecordedSpan) -> None:
+        if self.store is not None:
+            self.store.add(span)
+        if self._exporting is not None:
+            self._exporting.on_end(self._readable(span))
+
+    def _readable(self, span: RecordedSpan) -> ReadableSpan:
+        """``span`` as the SDK's exporters take it."""
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=self._resource,
+            attributes=span.attributes,
+            events=[Event(name, attributes, at) for name, attributes, at in span.events],
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=self._scope,
         )
-        if store is not None:
-            self.provider.add_span_processor(store)
-        if exporter is not None:
-            self.provider.add_span_processor(BatchSpanProcessor(exporter))
-        self.tracer: trace.Tracer = self.provider.get_tracer(INSTRUMENTATION_NAME)
 
     def shutdown(self) -> None:
         """Flush the exporter's last batch and stop its thread."""
-        self.provider.shutdown()
+        if self._exporting is not None:
+            self._exporting.shutdown()  # type: ignore[no-untyped-call]  # untyped in the SDK
 
 
 def otlp_exporter(endpoint: str) -> SpanExporter:
