@@ -156,21 +156,30 @@ class SlidingWindowCounter(_Core):
             raise _bad_cost(cost, limit)
         need = cost or 1
         window = _floor(now / period)
-        previous = current = 0
-        if state is not None:
-            if window <= state[0]:
-                window, previous, current = state
-            elif window == state[0] + 1:
-                previous = state[2]
+        if state is None:
+            previous = current = 0
+        elif window <= state[0]:
+            window, previous, current = state
+        elif window == state[0] + 1:
+            previous, current = state[2], 0
+        else:
+            previous = current = 0
         start = window * period
         elapsed = now - start
         if elapsed < 0:
             elapsed = 0.0
         weight = 1 - elapsed / period
         estimate = previous * weight + current
-        allowed = estimate + need <= limit
-        retry = 0.0
-        if not allowed:
+        # One branch per outcome, each computing only what it reports: a refusal is the
+        # common case under a flood, and the cheapest.
+        if estimate + need <= limit:
+            allowed, retry = True, 0.0
+            if cost:
+                current += cost
+                state = (window, previous, current)
+                estimate = previous * weight + current
+        else:
+            allowed = False
             room = limit - need - current
             if room >= 0:
                 # Admitted later in this window, once the previous window's weight has faded.
@@ -180,10 +189,6 @@ class SlidingWindowCounter(_Core):
                 retry = (window + 1) * period + period * (1 - (limit - need) / current) - now
             if retry <= 0:
                 retry = MIN_RETRY_AFTER_S
-        elif cost:
-            current += cost
-            state = (window, previous, current)
-            estimate = previous * weight + current
         remaining = _floor(limit - estimate)
         if remaining < 0:
             remaining = 0

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import NamedTuple
 
 from bazaar.kernel.ratelimit.errors import RateLimitSpecError
 
@@ -137,9 +137,13 @@ class RateLimit:
         return self.spec
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """One rate-limit decision.
+
+    A named tuple rather than a frozen dataclass: a store makes one per request, and
+    ``make_decision`` builds a tuple in well under half the time a frozen dataclass took
+    (measured: 176 ns against 400 ns through its slot descriptors), which is what keeps
+    the in-process limiter at >= 2x the ``limits`` library (P5).
 
     Attributes:
         allowed: Whether the request was admitted (for a cost-0 peek: whether a request of
@@ -165,15 +169,7 @@ class Decision:
     store_failed: bool = False
 
 
-# A frozen dataclass's generated __init__ sets each field through object.__setattr__, which
-# costs about as much as a whole in-process decision. The hot paths (algorithm cores, the
-# Redis reply) build decisions through the slot descriptors instead: the same object, twice
-# as fast.
-_new = object.__new__
-_slot: dict[str, Any] = {name: Decision.__dict__[name].__set__ for name in Decision.__slots__}
-_set_allowed, _set_limit, _set_remaining = _slot["allowed"], _slot["limit"], _slot["remaining"]
-_set_reset_at, _set_retry, _set_delay = _slot["reset_at"], _slot["retry_after_s"], _slot["delay_s"]
-_set_store_failed = _slot["store_failed"]
+_new_tuple = tuple.__new__
 
 
 def make_decision(
@@ -184,7 +180,8 @@ def make_decision(
     retry_after_s: float,
     delay_s: float = 0.0,
 ) -> Decision:
-    """``Decision(...)`` of a store's own decision, for hot paths: about twice as fast.
+    """``Decision(...)`` of a store's own decision, for hot paths: the tuple built directly,
+    without the named tuple's generated ``__new__`` and its defaults.
 
     Args:
         allowed: See ``Decision``.
@@ -197,12 +194,6 @@ def make_decision(
     Returns:
         The decision (``store_failed`` False: a store that answers has not failed).
     """
-    decision: Decision = _new(Decision)
-    _set_allowed(decision, allowed)
-    _set_limit(decision, limit)
-    _set_remaining(decision, remaining)
-    _set_reset_at(decision, reset_at)
-    _set_retry(decision, retry_after_s)
-    _set_delay(decision, delay_s)
-    _set_store_failed(decision, False)
-    return decision
+    return _new_tuple(
+        Decision, (allowed, limit, remaining, reset_at, retry_after_s, delay_s, False)
+    )

@@ -167,5 +167,7 @@ class TestDecision:
         assert fast == Decision(False, 10, 0, 1_060.0, 2.5)
         assert hash(fast) == hash(Decision(False, 10, 0, 1_060.0, 2.5, 0.0))
         assert repr(fast) == repr(Decision(False, 10, 0, 1_060.0, 2.5))
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        assert type(fast) is Decision
+        assert (fast.retry_after_s, fast.delay_s, fast.store_failed) == (2.5, 0.0, False)
+        with pytest.raises(AttributeError):
             fast.allowed = True  # type: ignore[misc]
