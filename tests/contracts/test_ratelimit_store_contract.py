@@ -9,6 +9,7 @@ import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
+import bazaar.kernel.ratelimit.redis as redis_ratelimit
 from bazaar.kernel.clock import ManualClock
 from bazaar.kernel.errors import ConfigurationError
 from bazaar.kernel.ratelimit import (
@@ -133,6 +134,22 @@ class TestRedisRateLimitStore:
         assert name != store.redis_key(RateLimit(algorithm, 4, 60.0), raw_key)
         # A second past the moment the state would be fresh again: at most two periods.
         assert 0 < await client.pttl(name) <= 2 * 60_000 + 1000
+
+    async def test_remembered_key_names_are_bounded_and_name_the_same_state(
+        self, redis_harness: RedisHarness, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Names are hashed once per caller and remembered, up to a bound; forgetting them
+        (the bound reached) changes nothing about the state they address."""
+        monkeypatch.setattr(redis_ratelimit, "_MAX_NAMES", 3)
+        store, limit = redis_harness.redis_store(), RateLimit.parse("fixed_window:2/60")
+        assert (await store.decide(limit, "first")).remaining == 1
+        for n in range(5):  # past the bound: the memory is emptied and refilled
+            await store.decide(limit, f"other-{n}")
+        plan = store._plans[limit.spec]
+        assert 0 < len(plan.names) <= 3
+        assert "first" not in plan.names
+        assert (await store.decide(limit, "first")).remaining == 0
+        assert plan.names["first"] == store.redis_key(limit, "first")
 
     async def test_a_key_that_is_not_valid_unicode_is_still_a_key(
         self, redis_harness: RedisHarness
