@@ -23,7 +23,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
-from bazaar.kernel.ratelimit.policy import Algorithm, Decision, RateLimit, make_decision
+from bazaar.kernel.ratelimit.policy import Algorithm, Decision, RateLimit
 from bazaar.kernel.ratelimit.ports import RateLimitAlgorithm
 
 __all__ = [
@@ -37,6 +37,11 @@ __all__ = [
 ]
 
 _floor = math.floor  # a module global: one lookup instead of two on every decision
+# Decisions are built as the tuple they are, in ``Decision``'s field order (allowed, limit,
+# remaining, reset_at, retry_after_s, delay_s, store_failed): a call of ``make_decision``
+# costs ~70 ns more, a twentieth of a decision. The contract suite compares every field
+# with the Redis store's decisions, built by ``make_decision``.
+_new_tuple = tuple.__new__
 
 # Reported when float rounding puts the solved retry time at or before now: a rejected caller
 # must still be told to wait, however briefly.
@@ -92,7 +97,10 @@ class FixedWindow(_Core):
         elif cost:
             count += cost
             state = (window, count)
-        return make_decision(allowed, limit, limit - count, window_end, retry), state, window_end
+        decision = _new_tuple(
+            Decision, (allowed, limit, limit - count, window_end, retry, 0.0, False)
+        )
+        return decision, state, window_end
 
 
 class SlidingLog(_Core):
@@ -132,7 +140,10 @@ class SlidingLog(_Core):
             state = log = log + ((now,) if cost == 1 else (now,) * cost)
             count += cost
         reset_at = log[-1] + period if count else now
-        return make_decision(allowed, limit, limit - count, reset_at, retry), state, reset_at
+        decision = _new_tuple(
+            Decision, (allowed, limit, limit - count, reset_at, retry, 0.0, False)
+        )
+        return decision, state, reset_at
 
 
 class SlidingWindowCounter(_Core):
@@ -198,7 +209,8 @@ class SlidingWindowCounter(_Core):
             reset_at = (window + 1) * period
         else:
             reset_at = now
-        return make_decision(allowed, limit, remaining, reset_at, retry), state, reset_at
+        decision = _new_tuple(Decision, (allowed, limit, remaining, reset_at, retry, 0.0, False))
+        return decision, state, reset_at
 
 
 class TokenBucket(_Core):
@@ -238,7 +250,10 @@ class TokenBucket(_Core):
             tokens = tokens - cost
             state = (tokens, now)
         reset_at = now + (limit - tokens) / rate
-        return make_decision(allowed, limit, _floor(tokens), reset_at, retry), state, reset_at
+        decision = _new_tuple(
+            Decision, (allowed, limit, _floor(tokens), reset_at, retry, 0.0, False)
+        )
+        return decision, state, reset_at
 
 
 class LeakyBucket(_Core):
@@ -281,7 +296,8 @@ class LeakyBucket(_Core):
                 state = (level, now)
         reset_at = now + level / rate
         remaining = _floor(limit - level)
-        return make_decision(allowed, limit, remaining, reset_at, retry, delay), state, reset_at
+        decision = _new_tuple(Decision, (allowed, limit, remaining, reset_at, retry, delay, False))
+        return decision, state, reset_at
 
 
 _CORES: dict[Algorithm, Callable[[RateLimit], RateLimitAlgorithm[Any]]] = {

@@ -231,3 +231,21 @@ class TestEveryCore:
         _, state, _ = core.apply(None, T0 + 9.999, 1)
         refused, _, _ = core.apply(state, T0 + 9.999, 1)
         assert refused.retry_after_s >= MIN_RETRY_AFTER_S
+
+    @pytest.mark.parametrize("algorithm", list(Algorithm))
+    def test_decisions_are_built_field_by_field_as_the_constructor_would(
+        self, algorithm: Algorithm
+    ) -> None:
+        """The cores build their decisions as tuples in ``Decision``'s field order."""
+        core = core_for(RateLimit(algorithm, 2, 10.0))
+        admitted, state, _ = core.apply(None, T0, 2)
+        refused, _, _ = core.apply(state, T0 + 1, 1)
+        for decision in (admitted, refused):
+            assert type(decision) is Decision
+            assert decision.store_failed is False
+            assert isinstance(decision.allowed, bool)
+            assert decision.limit == 2
+        assert (admitted.allowed, admitted.retry_after_s) == (True, 0.0)
+        assert not refused.allowed
+        assert refused.retry_after_s > 0
+        assert refused.delay_s == 0.0
