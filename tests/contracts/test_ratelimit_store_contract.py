@@ -149,7 +149,7 @@ class TestRedisRateLimitStore:
         assert 0 < len(plan.names) <= 3
         assert "first" not in plan.names
         assert (await store.decide(limit, "first")).remaining == 0
-        assert plan.names["first"] == store.redis_key(limit, "first")
+        assert plan.names["first"] == store.redis_key(limit, "first").encode()
 
     async def test_a_key_that_is_not_valid_unicode_is_still_a_key(
         self, redis_harness: RedisHarness

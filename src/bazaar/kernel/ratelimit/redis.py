@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bazaar.kernel.clock import Clock
 from bazaar.kernel.errors import ConfigurationError
 from bazaar.kernel.ratelimit.errors import RateLimitStoreError
-from bazaar.kernel.ratelimit.policy import Algorithm, Decision, RateLimit, make_decision
+from bazaar.kernel.ratelimit.policy import Algorithm, Decision, RateLimit
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -36,6 +36,7 @@ _ARGS_AT = struct.Struct("<4d").pack  # limit, period, cost, now
 _REPLY = struct.Struct("<5d").unpack  # allowed, remaining, reset_at, retry_after, delay
 # Key names remembered per limit (~100 bytes each); past this the memory is emptied.
 _MAX_NAMES = 10_000
+_new_tuple = tuple.__new__  # a Decision built as the tuple it is (see algorithms.py)
 
 
 def _read(name: str) -> str:
@@ -66,9 +67,9 @@ class _Plan:
     salt: bytes  # the spec: the same key under two limits must hash apart
     unit_args: bytes  # the argument for cost 1 on server time, the common case
     sha: bytes  # the script's SHA-1, for EVALSHA
-    # Redis key name by caller key: hashing one costs ~0.5 µs, and the same callers come
-    # back again and again. Bounded: emptied when full (see _MAX_NAMES).
-    names: dict[str, str]
+    # Redis key name by caller key, encoded: hashing one costs ~0.5 µs, and the same
+    # callers come back again and again. Bounded: emptied when full (see _MAX_NAMES).
+    names: dict[str, bytes]
 
 
 class RedisRateLimitStore:
@@ -176,8 +177,9 @@ class RedisRateLimitStore:
         except (struct.error, TypeError) as exc:
             # A reply of the wrong shape: another version of the scripts owns these keys.
             raise RateLimitStoreError("decide", plan.spec) from exc
-        return make_decision(
-            allowed == 1.0, limit.limit, int(remaining), reset_at, retry_after, delay
+        return _new_tuple(
+            Decision,
+            (allowed == 1.0, limit.limit, int(remaining), reset_at, retry_after, delay, False),
         )
 
     async def reset(self, limit: RateLimit, key: str) -> None:
@@ -192,7 +194,7 @@ class RedisRateLimitStore:
         except self._errors as exc:
             raise RateLimitStoreError("reset", plan.spec) from exc
 
-    async def _load_and_run(self, plan: _Plan, name: str, args: bytes) -> Any:
+    async def _load_and_run(self, plan: _Plan, name: bytes, args: bytes) -> Any:
         sha = await self._execute("SCRIPT", "LOAD", script_source(plan.algorithm))
         return await self._execute("EVALSHA", sha, 1, name, args)
 
@@ -211,12 +213,12 @@ class RedisRateLimitStore:
             )
         return plan
 
-    def _name(self, plan: _Plan, key: str) -> str:
-        """``_key(plan, key)``, remembered in the plan."""
+    def _name(self, plan: _Plan, key: str) -> bytes:
+        """``_key(plan, key)`` encoded, remembered in the plan."""
         names = plan.names
         if len(names) >= _MAX_NAMES:
             names.clear()  # cheaper than an LRU, and a refill costs only the hashing
-        name = names[key] = self._key(plan, key)
+        name = names[key] = self._key(plan, key).encode()
         return name
 
     @staticmethod
