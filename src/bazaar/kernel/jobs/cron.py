@@ -92,13 +92,20 @@ class CronScheduler:
         started = clock.now()
         # Ticks at or before start-up are not ours to run (a restart must not replay them).
         self._done: dict[str, int] = {s.name: s.latest_tick(started) for s in schedules}
+        # Each schedule's next tick: until then a pass has nothing to do and skips croniter,
+        # which parses the expression on every read (~180 µs; four schedules at five passes
+        # a second were ~0.4 % of a core, idle or not).
+        self._due: dict[str, int] = {s.name: s.next_tick(self._done[s.name]) for s in schedules}
 
     async def run_once(self) -> list[tuple[str, int]]:
         """Claim and enqueue every schedule's latest due tick; returns the ticks this won."""
         now = self.clock.now()
         won: list[tuple[str, int]] = []
         for schedule in self.schedules:
+            if now < self._due[schedule.name]:
+                continue
             tick = schedule.latest_tick(now)
+            self._due[schedule.name] = schedule.next_tick(tick)
             if tick <= self._done[schedule.name]:
                 continue
             self._done[schedule.name] = tick
