@@ -51,7 +51,9 @@ Per configuration: one short warm-up of every level, then ``--runs`` rounds, eac
 reference(s) and then every level (in reverse order on odd rounds); medians of the rounds
 with min–max, and the ratio of each round's orders/s to its own ceiling.
 
-Usage: ``python bench/checkout.py [--configs sqlite,postgres] [--runs 5] [--quick]``
+Usage: ``python bench/checkout.py [--configs sqlite,postgres] [--runs 5] [--quick]``;
+``--tracing N`` instead measures tracing's cost: N passes over tracing on / off / 1 %
+sampled, each variant a whole run (``bench/results/checkout_tracing.json``).
 (``--quick``: 2 rounds, levels 1,4, ~1–1.5 minutes; does not overwrite the recorded
 results unless ``--output`` is given). Writes ``bench/results/checkout.json`` and
 ``bench/results/checkout_throughput.png``.
@@ -96,6 +98,13 @@ from http_baseline import machine_info, versions  # noqa: E402
 
 console = Console() if sys.stdout.isatty() else Console(width=150)
 RESULTS = BENCH_DIR / "results" / "checkout.json"
+TRACING_RESULTS = BENCH_DIR / "results" / "checkout_tracing.json"
+# --tracing: the same checkout with tracing as configured by default, off, and 1 % sampled.
+TRACING_VARIANTS: dict[str, tuple[str, ...]] = {
+    "tracing on (default)": (),
+    "tracing off": ("tracing.enabled=false",),
+    "1 % sampled": ("tracing.sample_ratio=0.01",),
+}
 PLOT = BENCH_DIR / "results" / "checkout_throughput.png"
 CONFIGS = ("sqlite", "postgres")
 TARGET_RATIO = 0.4
@@ -1209,6 +1218,14 @@ def main() -> None:
         help="a bazaar setting for the measured processes (repeatable), e.g. "
         "tracing.enabled=false: tracing's cost is the ratio of two runs",
     )
+    parser.add_argument(
+        "--tracing",
+        type=int,
+        default=0,
+        metavar="PASSES",
+        help="tracing's cost: PASSES passes over on / off / 1 %% sampled (rotated), each a "
+        "whole run of --configs; reports CPU per order and orders/s per variant",
+    )
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()
@@ -1222,6 +1239,9 @@ def main() -> None:
         args.poll_cost_gets, args.customers, args.count_orders = 10, 1, 3
     args.levels = sorted({int(level) for level in str(args.levels).split(",")})
     args.api_processes = sorted({int(n) for n in str(args.api_processes).split(",")})
+    if args.tracing:
+        measure_tracing(args)
+        return
     output = args.output or (None if args.quick else RESULTS)
     plot_path = args.plot or (None if args.quick else PLOT)
 
@@ -1270,6 +1290,73 @@ def main() -> None:
         console.print(f"plot: {plot_path}")
     else:
         console.print(f"done in {report['wall_s']:.0f} s")
+
+
+def measure_tracing(args: argparse.Namespace) -> None:
+    """Tracing's cost on checkout: each variant a whole run, variants rotated pass by pass.
+
+    Reported per configuration and level: the server processes' CPU per order (the steadier
+    figure: orders/s on two shared cores moves with everything else) and orders/s, each
+    variant's median over the passes and its ratio to tracing off.
+    """
+    began = time.perf_counter()
+    names = list(TRACING_VARIANTS)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    base_settings = list(args.set)
+    with tempfile.TemporaryDirectory(prefix="bazaar-checkout-") as tmp:
+        for number in range(args.tracing):
+            shift = number % len(names)
+            for variant in names[shift:] + names[:shift]:
+                args.set = [*base_settings, *TRACING_VARIANTS[variant]]
+                note(f"[bold]pass {number + 1}/{args.tracing}: {variant}[/]")
+                results: dict[str, Any] = {}
+                for name in args.configs:
+                    workdir = Path(tmp) / f"{number}-{names.index(variant)}"
+                    results.update(asyncio.run(run_config(name, args, workdir)))
+                runs[variant].append(results)
+    args.set = base_settings
+    summary: dict[str, Any] = {}
+    table = Table(title="checkout, tracing's cost", title_justify="left")
+    columns = ("config", "level", "variant", "CPU ms/order", "orders/s", "÷ off (CPU capacity)")
+    for column in columns:
+        table.add_column(column, justify="right" if column != "variant" else "left")
+    for config in runs[names[0]][0]:
+        for level in runs[names[0]][0][config]["levels"]:
+            cells: dict[str, dict[str, float]] = {}
+            for variant in names:
+                levels = [r[config]["levels"][level] for r in runs[variant]]
+                cpu = [sum(g["median"] for g in lv["cpu_ms_per_order"].values()) for lv in levels]
+                rate = [lv["orders_per_s"]["median"] for lv in levels]
+                cells[variant] = {
+                    "cpu_ms_per_order": statistics.median(cpu),
+                    "orders_per_s": statistics.median(rate),
+                }
+            off = cells["tracing off"]["cpu_ms_per_order"]
+            for variant, cell in cells.items():
+                cell["cpu_capacity_vs_off"] = off / cell["cpu_ms_per_order"]
+                table.add_row(
+                    config, level, variant, f"{cell['cpu_ms_per_order']:.0f}",
+                    f"{cell['orders_per_s']:.1f}", f"{cell['cpu_capacity_vs_off']:.2f}",
+                )  # fmt: skip
+            summary.setdefault(config, {})[level] = cells
+    console.print(table)
+    output = args.output or (None if args.quick else TRACING_RESULTS)
+    if output is not None:
+        report = {
+            "benchmark": "checkout_tracing",
+            "target": "tracing on (the default) costs <= 10% of throughput against tracing off",
+            "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "versions": versions(),
+            "variants": {name: list(settings) for name, settings in TRACING_VARIANTS.items()},
+            "passes": args.tracing,
+            "summary": summary,
+            "runs": runs,
+            "wall_s": time.perf_counter() - began,
+        }
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        console.print(f"written to {output}")
 
 
 def scaling(results: dict[str, Any]) -> dict[str, Any] | None:
