@@ -140,10 +140,11 @@ class RateLimit:
 class Decision(NamedTuple):
     """One rate-limit decision.
 
-    A named tuple rather than a frozen dataclass: a store makes one per request, and
-    ``make_decision`` builds a tuple in well under half the time a frozen dataclass took
-    (measured: 176 ns against 400 ns through its slot descriptors), which is what keeps
-    the in-process limiter at >= 2x the ``limits`` library (P5).
+    A named tuple rather than a frozen dataclass: a store makes one per request, and a
+    tuple is built in well under half the time a frozen dataclass took (measured: 176 ns
+    through ``make_decision`` against 400 ns through the dataclass's slot descriptors;
+    the in-process cores build it inline, ~70 ns less again), which is what keeps the
+    in-process limiter at >= 2x the ``limits`` library (P5).
 
     Attributes:
         allowed: Whether the request was admitted (for a cost-0 peek: whether a request of

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bazaar.kernel.clock import Clock
 from bazaar.kernel.errors import ConfigurationError
 from bazaar.kernel.ratelimit.errors import RateLimitStoreError
-from bazaar.kernel.ratelimit.policy import Algorithm, Decision, RateLimit
+from bazaar.kernel.ratelimit.policy import Algorithm, Decision, RateLimit, make_decision
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -36,7 +36,6 @@ _ARGS_AT = struct.Struct("<4d").pack  # limit, period, cost, now
 _REPLY = struct.Struct("<5d").unpack  # allowed, remaining, reset_at, retry_after, delay
 # Key names remembered per limit (~100 bytes each); past this the memory is emptied.
 _MAX_NAMES = 10_000
-_new_tuple = tuple.__new__  # a Decision built as the tuple it is (see algorithms.py)
 
 
 def _read(name: str) -> str:
@@ -177,9 +176,8 @@ class RedisRateLimitStore:
         except (struct.error, TypeError) as exc:
             # A reply of the wrong shape: another version of the scripts owns these keys.
             raise RateLimitStoreError("decide", plan.spec) from exc
-        return _new_tuple(
-            Decision,
-            (allowed == 1.0, limit.limit, int(remaining), reset_at, retry_after, delay, False),
+        return make_decision(
+            allowed == 1.0, limit.limit, int(remaining), reset_at, retry_after, delay
         )
 
     async def reset(self, limit: RateLimit, key: str) -> None:
