@@ -14,12 +14,18 @@ from bazaar.infra.db.migrate import upgrade
 from bazaar.settings import Settings
 
 
+async def migrated_sqlite(directory: Path) -> str:
+    """The URL of a migrated SQLite database in ``directory``."""
+    url = f"sqlite+aiosqlite:///{directory / 'bazaar.db'}"
+    database = create_database(url)
+    await upgrade(database.engine)
+    await database.dispose()
+    return url
+
+
 class TestDeferredApp:
     async def test_a_worker_sweeps_for_abandoned_sagas_until_shutdown(self, tmp_path: Path) -> None:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'bazaar.db'}"
-        database = create_database(url)
-        await upgrade(database.engine)
-        await database.dispose()
+        url = await migrated_sqlite(tmp_path)
         app = DeferredApp(Settings(data_dir=tmp_path, database_url=url, demo=True))
         started = asyncio.Event()
         supervisor_states: list[bool] = []
@@ -55,10 +61,7 @@ class TestDeferredApp:
 
     async def test_the_heap_built_by_start_up_is_frozen_when_asked(self, tmp_path: Path) -> None:
         """``worker_app`` asks for it: full collections then skip what start-up built."""
-        url = f"sqlite+aiosqlite:///{tmp_path / 'bazaar.db'}"
-        database = create_database(url)
-        await upgrade(database.engine)
-        await database.dispose()
+        url = await migrated_sqlite(tmp_path)
         app = DeferredApp(
             Settings(data_dir=tmp_path, database_url=url, demo=True), freeze_heap=True
         )
