@@ -58,6 +58,13 @@ class TestOneKeyManyRequests:
         assert len(await payment_rows(app, shop.tenant_id)) == 1
 
 
+# The PSP timeout of the scenarios below. A lost answer stalls exactly until it fires, so
+# it only sets how long they take; it must also leave an answered call (the lookup, the
+# retry) room on a loaded CI machine, which 0.1 s did not always (an in-process replay timed
+# out there once).
+SCENARIO_PSP_TIMEOUT_S = 0.5
+
+
 class TestPspUnavailable:
     async def test_an_open_breaker_answers_503_without_calling_the_psp(
         self, api: PaymentsApi, psp: PspHarness, clock: ManualClock
@@ -111,7 +118,7 @@ class TestPspUnavailable:
     async def test_an_answer_lost_after_the_charge_is_found_by_lookup(
         self, open_app: AppFactory, psp: PspHarness, psp_transport: FlakyPspTransport
     ) -> None:
-        async with open_app(psp_timeout_s=0.1) as app:
+        async with open_app(psp_timeout_s=SCENARIO_PSP_TIMEOUT_S) as app:
             api = PaymentsApi(app.client)
             shop = await api.shop()
             psp_transport.stall_after = 1.0  # every answer is lost; the charges happen
@@ -126,7 +133,7 @@ class TestPspUnavailable:
     async def test_an_outcome_nobody_can_tell_is_503_and_the_retry_charges_once(
         self, open_app: AppFactory, psp: PspHarness, psp_transport: FlakyPspTransport
     ) -> None:
-        async with open_app(psp_timeout_s=0.1) as app:
+        async with open_app(psp_timeout_s=SCENARIO_PSP_TIMEOUT_S) as app:
             api = PaymentsApi(app.client)
             shop = await api.shop()
             psp_transport.stall_after, psp_transport.refuse_lookups = 1.0, True
