@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import AsyncIterator
 
 import pytest
@@ -186,12 +187,91 @@ class TestRedisRateLimitStore:
                 RedisRateLimitStore(client)
         assert raised.value.key == "redis"
 
+    @ALGORITHMS
     async def test_a_key_holding_something_else_is_a_store_error(
+        self, redis_harness: RedisHarness, algorithm: Algorithm
+    ) -> None:
+        store, client = redis_harness.redis_store(), redis_harness.client()
+        limit = RateLimit(algorithm, 3, 60.0)
+        await client.rpush(store.redis_key(limit, "squatted"), "not a state")
+        with pytest.raises(RateLimitStoreError) as raised:
+            await store.decide(limit, "squatted")
+        assert isinstance(raised.value.__cause__, redis.exceptions.ResponseError)
+
+    async def test_a_sliding_log_of_a_length_no_log_has_is_a_store_error(
         self, redis_harness: RedisHarness
     ) -> None:
         store, client = redis_harness.redis_store(), redis_harness.client()
         limit = RateLimit.parse("sliding_log:3/60")
-        await client.set(store.redis_key(limit, "squatted"), "not a list")
+        await client.set(store.redis_key(limit, "squatted"), "not a log")
         with pytest.raises(RateLimitStoreError) as raised:
             await store.decide(limit, "squatted")
-        assert isinstance(raised.value.__cause__, redis.exceptions.ResponseError)
+        assert "sliding log state of 9 bytes" in str(raised.value.__cause__)
+
+    async def test_a_sliding_log_keeps_only_its_live_admission_times(
+        self, redis_harness: RedisHarness
+    ) -> None:
+        store, client, clock = (
+            redis_harness.redis_store(),
+            redis_harness.client(),
+            redis_harness.clock,
+        )
+        limit, start = RateLimit.parse("sliding_log:3/10"), redis_harness.clock.now()
+        for _ in range(3):
+            await store.decide(limit, "logged")
+            clock.advance(1.0)
+        clock.advance(start + 10.5 - clock.now())  # the first admission has left the window
+        assert (await store.decide(limit, "logged")).remaining == 0
+        state = await client.get(store.redis_key(limit, "logged"))
+        assert struct.unpack("<3d", state) == (start + 1.0, start + 2.0, start + 10.5)
+
+    @ALGORITHMS
+    async def test_a_write_keeps_the_expiry_while_it_still_covers_the_state(
+        self, redis_harness: RedisHarness, algorithm: Algorithm
+    ) -> None:
+        """Setting an expiry is the costliest part of a write: a window's later writes and
+        a bucket's writes within a period of its last expiry keep the one the key has (the
+        sliding log sets one on every write). Shortening the expiry by hand shows which."""
+        store, client, clock = (
+            redis_harness.redis_store(),
+            redis_harness.client(),
+            redis_harness.clock,
+        )
+        limit = RateLimit(algorithm, 3, 60.0)
+        clock.advance(-clock.now() % 60.0)  # at the start of a window
+        name = store.redis_key(limit, "expiring")
+        await store.decide(limit, "expiring")
+        assert 59_000 < await client.pttl(name) <= 2 * 60_000 + 1000
+        await client.pexpire(name, 5_000)
+        clock.advance(1.0)  # the same window; a bucket's state needs far less than a period
+        await store.decide(limit, "expiring")
+        kept = await client.pttl(name)
+        if algorithm is Algorithm.SLIDING_LOG:
+            assert kept > 59_000
+        else:
+            assert 0 < kept <= 5_000
+        await client.pexpire(name, 5_000)
+        clock.advance(60.0)  # the next window; the buckets' deadline no longer covers
+        await store.decide(limit, "expiring")
+        assert 59_000 < await client.pttl(name) <= 2 * 60_000 + 1000
+
+    @pytest.mark.parametrize(
+        ("algorithm", "level"),
+        [(Algorithm.TOKEN_BUCKET, 1.0), (Algorithm.LEAKY_BUCKET, 2.0)],
+        ids=["token_bucket", "leaky_bucket"],
+    )
+    async def test_a_bucket_written_without_a_deadline_is_read_and_given_one(
+        self, redis_harness: RedisHarness, algorithm: Algorithm, level: float
+    ) -> None:
+        # States written before they carried their deadline (the previous scripts) are two
+        # doubles; a process of either version reads what the other wrote.
+        store, client = redis_harness.redis_store(), redis_harness.client()
+        limit, now = RateLimit(algorithm, 3, 60.0), redis_harness.clock.now()
+        name = store.redis_key(limit, "upgraded")
+        # One token left; one unit of room left in the queue.
+        await client.set(name, struct.pack("<2d", level, now), px=30_000)
+        decision = await store.decide(limit, "upgraded")
+        assert (decision.allowed, decision.remaining) == (True, 0)
+        state = await client.get(name)
+        assert struct.unpack("<3d", state)[2] == now + 61.0
+        assert 59_000 < await client.pttl(name) <= 61_000

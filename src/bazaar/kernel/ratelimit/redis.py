@@ -22,10 +22,12 @@ __all__ = ["DEFAULT_KEY_PREFIX", "RedisRateLimitStore", "script_source"]
 
 DEFAULT_KEY_PREFIX = "bazaar:rl:"
 
-# Short tags keep the keys readable in redis-cli without making them long.
+# Short tags keep the keys readable in redis-cli without making them long. A tag changes
+# when its state changes type: the sliding log was a list under "sl", it is a string under
+# "lg", so processes of both versions never read each other's state as the wrong type.
 _TAGS = {
     Algorithm.FIXED_WINDOW: "fw",
-    Algorithm.SLIDING_LOG: "sl",
+    Algorithm.SLIDING_LOG: "lg",
     Algorithm.SLIDING_WINDOW: "sw",
     Algorithm.TOKEN_BUCKET: "tb",
     Algorithm.LEAKY_BUCKET: "lb",
@@ -81,7 +83,8 @@ class RedisRateLimitStore:
 
     Keys are ``<key_prefix><tag>:<hash>``, the hash (BLAKE2b, 96 bits, in hex) taken over the
     limit's spec and the caller's key: short, fixed-length, and the raw key (an IP, an
-    e-mail) never appears in Redis. Each key expires a second after its state would be fresh again.
+    e-mail) never appears in Redis. A key expires at least a second after its state would be
+    fresh again, and at most a period and a second after its last write.
 
     Time comes from the Redis server's ``TIME`` by default, so hosts with skewed clocks agree;
     a ``clock`` passed in is used instead (tests drive the scripts with a ``ManualClock``).

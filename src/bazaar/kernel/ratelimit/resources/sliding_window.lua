@@ -1,8 +1,11 @@
 -- Sliding window counter (algorithms.SlidingWindowCounter).
 -- State: doubles (window index, previous window's count, current window's count).
+-- Expires a second after the window following its own ends (reset_at, as a state is only
+-- written with a current count); the window's first write sets that, the others keep it.
 local window = math.floor(now / period)
 local previous = 0
 local current = 0
+local same_window = false
 local saved = redis.call('GET', key)
 if saved then
   local w, p, c = struct.unpack('<ddd', saved)
@@ -10,6 +13,7 @@ if saved then
     window = w
     previous = p
     current = c
+    same_window = true
   elseif window == w + 1 then
     previous = c
   end
@@ -48,6 +52,15 @@ elseif previous > 0 then
   reset_at = (window + 1) * period
 end
 if allowed and cost > 0 then
-  redis.call('SET', key, struct.pack('<ddd', window, previous, current), 'PX', ttl_ms(reset_at))
+  local state = struct.pack('<ddd', window, previous, current)
+  if same_window then
+    redis.call('SET', key, state, 'KEEPTTL')
+  else
+    local ms = math.ceil((reset_at - now) * 1000)
+    if ms < 0 then
+      ms = 0
+    end
+    redis.call('SET', key, state, 'PX', ms + 1000)
+  end
 end
-return reply(allowed and 1 or 0, remaining, reset_at, retry_after, 0)
+return struct.pack('<ddddd', allowed and 1 or 0, remaining, reset_at, retry_after, 0)
