@@ -28,7 +28,7 @@ from bazaar.testing.contracts.ratelimit import (
     RateLimitStoreContract,
     RedisHarness,
 )
-from bazaar.testing.servers import find_free_port
+from bazaar.testing.servers import RedisServer, find_free_port
 
 ALGORITHMS = pytest.mark.parametrize(
     "algorithm", list(Algorithm), ids=[algorithm.value for algorithm in Algorithm]
@@ -150,7 +150,8 @@ class TestRedisRateLimitStore:
         assert 0 < len(plan.names) <= 3
         assert "first" not in plan.names
         assert (await store.decide(limit, "first")).remaining == 0
-        assert plan.names["first"] == store.redis_key(limit, "first").encode()
+        name = store.redis_key(limit, "first").encode()
+        assert plan.names["first"] == b"$%d\r\n%b\r\n" % (len(name), name)  # as sent
 
     async def test_a_key_that_is_not_valid_unicode_is_still_a_key(
         self, redis_harness: RedisHarness
@@ -186,6 +187,30 @@ class TestRedisRateLimitStore:
             with pytest.raises(ConfigurationError) as raised:
                 RedisRateLimitStore(client)
         assert raised.value.key == "redis"
+
+    async def test_a_client_of_one_connection_is_refused(self, redis_url: str) -> None:
+        async with Redis.from_url(redis_url, single_connection_client=True) as client:
+            with pytest.raises(ConfigurationError, match="pool") as raised:
+                RedisRateLimitStore(client)
+        assert raised.value.key == "redis"
+
+    async def test_decisions_go_on_across_a_redis_restart(self, redis_server: RedisServer) -> None:
+        """Decisions use the client's pooled connections directly: after a restart every
+        pooled connection is dead and the scripts are gone, and the next decisions must
+        still be answered (the pool reconnects, the store loads the script again)."""
+        # A private server: restarting the session one would wipe other tests' data.
+        with RedisServer(redis_server.executable) as server:
+            client = Redis.from_url(server.url)
+            try:
+                store, limit = RedisRateLimitStore(client), RateLimit.parse("fixed_window:50/60")
+                first = await asyncio.gather(*(store.decide(limit, "k") for _ in range(8)))
+                assert [d.allowed for d in first] == [True] * 8
+                assert len(client.connection_pool._available_connections) > 1
+                server.restart()  # the state is lost with the data: a fresh window
+                again = await asyncio.gather(*(store.decide(limit, "k") for _ in range(8)))
+                assert sorted(d.remaining for d in again) == list(range(42, 50))
+            finally:
+                await client.aclose()
 
     @ALGORITHMS
     async def test_a_key_holding_something_else_is_a_store_error(
