@@ -47,18 +47,23 @@ _new_tuple = tuple.__new__
 # must still be told to wait, however briefly.
 MIN_RETRY_AFTER_S = 1e-6
 
-FixedWindowState = tuple[int, int]  # (window index, units admitted in it)
+# A window index is a float holding an integer (floor(now / period)): multiplied by the
+# period on every decision, a float index costs half what an int one does (the int is
+# converted first, and epoch-sized indexes are multi-digit ints), to the same bits.
+FixedWindowState = tuple[float, int]  # (window index, units admitted in it)
 SlidingLogState = tuple[float, ...]  # admission times of units, oldest first (some dead)
-SlidingWindowState = tuple[int, int, int]  # (window index, previous window's units, current's)
+# (window index, previous window's units, current's), the counts as floats too (see apply)
+SlidingWindowState = tuple[float, float, float]
 BucketState = tuple[float, float]  # (tokens or queued units, when they were counted)
 
 
 class _Core:
-    __slots__ = ("_limit", "_period", "_rate", "rate_limit")
+    __slots__ = ("_float_limit", "_limit", "_period", "_rate", "rate_limit")
 
     def __init__(self, rate_limit: RateLimit) -> None:
         self.rate_limit = rate_limit
         self._limit = rate_limit.limit
+        self._float_limit = float(rate_limit.limit)
         self._period = rate_limit.period_s
         self._rate = rate_limit.limit / rate_limit.period_s
 
@@ -83,7 +88,8 @@ class FixedWindow(_Core):
         limit = self._limit
         if not 0 <= cost <= limit:
             raise _bad_cost(cost, limit)
-        window = _floor(now / self._period)
+        window = now / self._period
+        window -= window % 1.0  # floor, as a float (exact: see FixedWindowState)
         count = 0
         if state is not None and window <= state[0]:
             window, count = state
@@ -165,25 +171,31 @@ class SlidingWindowCounter(_Core):
         limit, period = self._limit, self._period
         if not 0 <= cost <= limit:
             raise _bad_cost(cost, limit)
+        # The arithmetic runs on floats only (the limit and the counts too): CPython's
+        # float-float operations are specialised, mixed int-float ones are not, and this is
+        # a third of a decision's time. Small integers are exact as floats, so the results
+        # are the same bits (and the Lua script's, which has only doubles).
+        float_limit = self._float_limit
         need = cost or 1
-        window = _floor(now / period)
+        window = now / period
+        window -= window % 1.0  # floor, as a float (exact: see FixedWindowState)
         if state is None:
-            previous = current = 0
+            previous = current = 0.0
         elif window <= state[0]:
             window, previous, current = state
         elif window == state[0] + 1:
-            previous, current = state[2], 0
+            previous, current = state[2], 0.0
         else:
-            previous = current = 0
+            previous = current = 0.0
         start = window * period
         elapsed = now - start
         if elapsed < 0:
             elapsed = 0.0
-        weight = 1 - elapsed / period
+        weight = 1.0 - elapsed / period
         estimate = previous * weight + current
         # One branch per outcome, each computing only what it reports: a refusal is the
         # common case under a flood, and the cheapest.
-        if estimate + need <= limit:
+        if estimate + need <= float_limit:
             allowed, retry = True, 0.0
             if cost:
                 current += cost
@@ -191,22 +203,24 @@ class SlidingWindowCounter(_Core):
                 estimate = previous * weight + current
         else:
             allowed = False
-            room = limit - need - current
+            room = float_limit - need - current
             if room >= 0:
                 # Admitted later in this window, once the previous window's weight has faded.
-                retry = start + period * (1 - room / previous) - now
+                retry = start + period * (1.0 - room / previous) - now
             else:
                 # Admitted in the next window, once this window's count has faded enough.
-                retry = (window + 1) * period + period * (1 - (limit - need) / current) - now
+                retry = (
+                    (window + 1.0) * period + period * (1.0 - (float_limit - need) / current) - now
+                )
             if retry <= 0:
                 retry = MIN_RETRY_AFTER_S
-        remaining = _floor(limit - estimate)
+        remaining = _floor(float_limit - estimate)
         if remaining < 0:
             remaining = 0
         if current:
-            reset_at = (window + 2) * period
+            reset_at = (window + 2.0) * period
         elif previous:
-            reset_at = (window + 1) * period
+            reset_at = (window + 1.0) * period
         else:
             reset_at = now
         decision = _new_tuple(Decision, (allowed, limit, remaining, reset_at, retry, 0.0, False))
