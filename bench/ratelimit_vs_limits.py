@@ -14,7 +14,7 @@ GET sent the way the store sends its decisions (packed once, on a pooled connect
 redis-py's command layer): the ceiling of that path. Target: >= 90% of GET.
 
 Needs the ``bench`` extra (limits) and redis-server (PATH or BAZAAR_REDIS_SERVER). Takes about
-three minutes; writes ``bench/results/ratelimit_vs_limits.json``.
+a minute; writes ``bench/results/ratelimit_vs_limits.json``.
 """
 
 from __future__ import annotations
