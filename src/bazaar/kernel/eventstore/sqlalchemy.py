@@ -6,7 +6,7 @@ writes (its outbox rows above all), or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    delete,
     func,
-    insert,
     select,
     text,
 )
@@ -93,9 +93,10 @@ class SqlEventStore:
     """``EventStore`` and ``SnapshotStore`` on one ``AsyncSession``; the caller commits.
 
     An append reads the stream's version, refuses a wrong expectation, and inserts the
-    events; the unique (stream, version) constraint refuses a concurrent appender that read
-    the same version, so optimistic concurrency holds even between transactions that both
-    passed the check. Event data is stored as JSON text (the same on both engines).
+    events. Appends are serialised (an advisory lock on PostgreSQL, the single writer on
+    SQLite), so the check holds until the insert; the unique (stream, version) constraint
+    still refuses any writer that bypasses them. Event data is stored as JSON text (the same
+    on both engines).
     """
 
     def __init__(
@@ -132,20 +133,32 @@ class SqlEventStore:
         ]
         t = self.tables.events
         try:
-            # A savepoint: a refused insert must leave the caller's transaction usable, and
-            # on PostgreSQL a failed statement aborts the whole transaction otherwise.
-            async with self.session.begin_nested():
-                result = await self.session.execute(
-                    insert(t).returning(t.c.position, sort_by_parameter_order=True), rows
-                )
-                positions = [row[0] for row in result]
+            # One multi-row INSERT (atomic). A taken event id skips its row instead of failing
+            # the statement, which on PostgreSQL would abort the caller's transaction: the
+            # rows that went in are deleted again below. (No savepoint: two round trips
+            # more on every append, for the rare refusal.)
+            inserted = await self.session.execute(
+                insert_for(self.session, t)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(t.c.position, t.c.event_id),
+                rows,
+            )
+            positions = {row.event_id: int(row.position) for row in inserted}
         except IntegrityError as exc:
-            raise await self._refusal(stream_id, expected_version, events) from exc
+            # The (stream, version) constraint: an appender outside this store's protocol
+            # (the lock above, SQLite's single writer) got in between.
+            actual = await self.stream_version(stream_id)
+            raise WrongExpectedVersionError(stream_id, expected_version, actual) from exc
+        if len(positions) != len(rows):
+            await self._undo(positions.values())
+            ids = [event.id for event in events]
+            taken = tuple(dict.fromkeys(i for i in ids if i not in positions or ids.count(i) > 1))
+            raise DuplicateEventError(stream_id, taken)
         return [
             RecordedEvent(
                 stream_id=stream_id,
                 stream_version=expected_version + offset,
-                position=int(position),
+                position=positions[event.id],
                 id=event.id,
                 type=event.type,
                 version=event.version,
@@ -153,7 +166,7 @@ class SqlEventStore:
                 metadata=event.metadata,
                 recorded_at=now,
             )
-            for offset, (position, event) in enumerate(zip(positions, events, strict=True), 1)
+            for offset, event in enumerate(events, start=1)
         ]
 
     async def read_stream(
@@ -230,17 +243,12 @@ class SqlEventStore:
             taken_at=float(found["taken_at"]),
         )
 
-    async def _refusal(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
-    ) -> Exception:
-        """Which constraint refused the insert: another appender won, or an id is taken."""
-        actual = await self.stream_version(stream_id)
-        if actual != expected_version:
-            return WrongExpectedVersionError(stream_id, expected_version, actual)
-        t = self.tables.events
-        ids = [event.id for event in events]
-        taken = await self.session.scalars(select(t.c.event_id).where(t.c.event_id.in_(ids)))
-        return DuplicateEventError(stream_id, tuple(taken) or tuple(ids))
+    async def _undo(self, positions: Iterable[int]) -> None:
+        """Delete the rows of a refused append that did go in."""
+        chosen = list(positions)
+        if chosen:
+            t = self.tables.events
+            await self.session.execute(delete(t).where(t.c.position.in_(chosen)))
 
 
 def _recorded(row: Any) -> RecordedEvent:
