@@ -93,7 +93,7 @@ class FixedWindow(_Core):
         count = 0
         if state is not None and window <= state[0]:
             window, count = state
-        window_end = (window + 1) * self._period
+        window_end = (window + 1.0) * self._period
         allowed = count + (cost or 1) <= limit
         retry = 0.0
         if not allowed:

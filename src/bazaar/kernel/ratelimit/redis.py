@@ -99,12 +99,12 @@ class RedisRateLimitStore:
     Every API request makes a decision, so its cost on the client is the rate limiter's
     cost. A decision goes to Redis as bytes assembled from parts worked out once per limit
     and per caller, on a connection of the client's pool, rather than through redis-py's
-    command layer: that layer (packing each argument, retry wrapper, instrumentation hooks)
-    costs a few microseconds of CPU per call more than the rest of the round trip's client
-    work. Connection handling (connecting, health checks, AUTH, TLS, dropping a broken
-    connection) stays redis-py's; its retry policy does not apply: a broken connection is
-    tried once more, afresh (see ``_run``), and anything else goes to the caller's failure
-    mode at once.
+    command layer: that layer (packing each argument, the retry wrapper, instrumentation
+    hooks) made a five-argument EVALSHA cost ~3 µs more client CPU than a GET, out of ~50
+    (docs/benchmarks.md, P6). Connection handling (connecting, health checks, AUTH, TLS,
+    dropping a broken connection) stays redis-py's; its retry policy does not apply: a
+    broken connection is tried once more, afresh (see ``_run``), and anything else goes to
+    the caller's failure mode at once.
     """
 
     __slots__ = (
