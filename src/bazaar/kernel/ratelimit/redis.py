@@ -91,7 +91,8 @@ class RedisRateLimitStore:
     Keys are ``<key_prefix><tag>:<hash>``, the hash (BLAKE2b, 96 bits, in hex) taken over the
     limit's spec and the caller's key: short, fixed-length, and the raw key (an IP, an
     e-mail) never appears in Redis. A key expires at least a second after its state would be
-    fresh again, and at most a period and a second after its last write.
+    fresh again, and a second after that at the latest for the windows; a bucket's key lives
+    at most a period and a second past its last write (see resources/token_bucket.lua).
 
     Time comes from the Redis server's ``TIME`` by default, so hosts with skewed clocks agree;
     a ``clock`` passed in is used instead (tests drive the scripts with a ``ManualClock``).
