@@ -139,4 +139,7 @@ class EventSourcedRepository(Generic[S]):
                     taken_at=self._clock.now(),
                 )
             )
-        return Rehydrated(after.state, after.version, loaded.replayed + after.replayed, False)
+        # Reached the way ``loaded`` was, with the new events applied on top.
+        return Rehydrated(
+            after.state, after.version, loaded.replayed + after.replayed, loaded.from_snapshot
+        )

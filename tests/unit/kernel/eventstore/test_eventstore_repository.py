@@ -85,6 +85,7 @@ class TestLoadAndAppend:
         loaded = await repo.load(store, "w")
         after = await repo.append(store, "w", loaded, [ids("Deposited", 10), ids("Withdrawn", 3)])
         assert (after.state, after.version) == (Wallet(7, 2), 2)
+        assert (after.replayed, after.from_snapshot) == (2, False)
         again = await repo.load(store, "w")
         assert (again.state, again.version, again.replayed) == (Wallet(7, 2), 2, 2)
 
@@ -123,6 +124,8 @@ class TestSnapshots:
         loaded = await repo.load(store, "w", snapshots=store)
         assert (loaded.state, loaded.version) == (Wallet(7, 7), 7)
         assert (loaded.from_snapshot, loaded.replayed) == (True, 1)
+        after = await repo.append(store, "w", loaded, [ids("Deposited", 1)])
+        assert (after.state, after.replayed, after.from_snapshot) == (Wallet(8, 8), 2, True)
 
     async def test_a_batch_crossing_a_multiple_snapshots_its_end(self) -> None:
         store, repo, ids = InMemoryEventStore(), wallets(3), Ids()
