@@ -117,3 +117,29 @@ class TestSqlEventStoreInTheCallersTransaction:
         async with database.sessions() as session, session.begin():
             read = await SqlEventStore(session, tables).read_stream("s")
         assert [e.id for e in read] == ["e1", "e2"]
+
+    async def test_a_writer_that_got_in_after_the_check_is_refused_by_the_constraint(
+        self, database: Database, tables: EventStoreTables
+    ) -> None:
+        class StaleCheck(SqlEventStore):
+            """Reads the version as it was before another writer's row landed."""
+
+            async def stream_version(self, stream_id: str) -> int:
+                self.stream_version = super().stream_version  # type: ignore[method-assign]
+                return 0
+
+        async with database.sessions() as session, session.begin():
+            await SqlEventStore(session, tables).append(
+                "s", [NewEvent("e1", "Deposited", {})], expected_version=0
+            )
+        async with database.sessions() as session, session.begin():
+            with pytest.raises(WrongExpectedVersionError) as refused:
+                await StaleCheck(session, tables).append(
+                    "s", [NewEvent("e2", "Deposited", {})], expected_version=0
+                )
+            await session.rollback()  # PostgreSQL has aborted the transaction
+        # SQLite can still read the version; PostgreSQL's aborted transaction cannot.
+        assert refused.value.actual == (None if database.dialect == "postgresql" else 1)
+        async with database.sessions() as session, session.begin():
+            read = await SqlEventStore(session, tables).read_stream("s")
+        assert [e.id for e in read] == ["e1"]

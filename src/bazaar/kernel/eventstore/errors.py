@@ -21,12 +21,13 @@ class WrongExpectedVersionError(EventStoreError):
     """An append's expected version is not the stream's version: someone appended first.
 
     The optimistic-concurrency answer: reload the stream, decide again, append again.
+    ``actual`` is None when the store could not read it (a writer outside the store's
+    protocol broke a constraint, and PostgreSQL aborted the transaction).
     """
 
-    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
-        super().__init__(
-            f"stream {stream_id!r} is at version {actual}, the append expected {expected}"
-        )
+    def __init__(self, stream_id: str, expected: int, actual: int | None) -> None:
+        at = "at another version" if actual is None else f"at version {actual}"
+        super().__init__(f"stream {stream_id!r} is {at}, the append expected {expected}")
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual

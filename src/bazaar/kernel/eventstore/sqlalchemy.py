@@ -135,8 +135,8 @@ class SqlEventStore:
         try:
             # One multi-row INSERT (atomic). A taken event id skips its row instead of failing
             # the statement, which on PostgreSQL would abort the caller's transaction: the
-            # rows that went in are deleted again below. (No savepoint: two round trips
-            # more on every append, for the rare refusal.)
+            # rows that went in are deleted again below. (A savepoint would do the same at
+            # the cost of two more round trips on every append, for the rare refusal.)
             inserted = await self.session.execute(
                 insert_for(self.session, t)
                 .on_conflict_do_nothing(index_elements=["event_id"])
@@ -146,9 +146,10 @@ class SqlEventStore:
             positions = {row.event_id: int(row.position) for row in inserted}
         except IntegrityError as exc:
             # The (stream, version) constraint: an appender outside this store's protocol
-            # (the lock above, SQLite's single writer) got in between.
-            actual = await self.stream_version(stream_id)
-            raise WrongExpectedVersionError(stream_id, expected_version, actual) from exc
+            # (the lock above, SQLite's single writer) got in between. On PostgreSQL the
+            # failed statement has aborted the transaction, so the version cannot be read.
+            moved_to = None if self._postgres else await self.stream_version(stream_id)
+            raise WrongExpectedVersionError(stream_id, expected_version, moved_to) from exc
         if len(positions) != len(rows):
             await self._undo(positions.values())
             ids = [event.id for event in events]
