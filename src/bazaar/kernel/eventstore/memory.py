@@ -7,7 +7,13 @@ from collections.abc import Sequence
 
 from bazaar.kernel.clock import Clock, SystemClock
 from bazaar.kernel.eventstore.errors import DuplicateEventError, WrongExpectedVersionError
-from bazaar.kernel.eventstore.model import NewEvent, RecordedEvent, Snapshot, check_append
+from bazaar.kernel.eventstore.model import (
+    NewEvent,
+    RecordedEvent,
+    Snapshot,
+    check_append,
+    record,
+)
 
 __all__ = ["InMemoryEventStore"]
 
@@ -39,15 +45,11 @@ class InMemoryEventStore:
             raise DuplicateEventError(stream_id, taken or tuple(ids))
         now = self._clock.now()
         recorded = [
-            RecordedEvent(
+            record(
+                event,
                 stream_id=stream_id,
                 stream_version=expected_version + offset,
                 position=len(self.events) + offset,
-                id=event.id,
-                type=event.type,
-                version=event.version,
-                data=event.data,
-                metadata=event.metadata,
                 recorded_at=now,
             )
             for offset, event in enumerate(events, start=1)

@@ -15,6 +15,7 @@ __all__ = [
     "Upcaster",
     "Upcasters",
     "check_append",
+    "record",
     "rehydrate",
 ]
 
@@ -49,6 +50,23 @@ class RecordedEvent:
     data: EventData
     metadata: EventData
     recorded_at: float
+
+
+def record(
+    event: NewEvent, *, stream_id: str, stream_version: int, position: int, recorded_at: float
+) -> RecordedEvent:
+    """``event`` as a store records it, at its place in the stream and the log."""
+    return RecordedEvent(
+        stream_id=stream_id,
+        stream_version=stream_version,
+        position=position,
+        id=event.id,
+        type=event.type,
+        version=event.version,
+        data=event.data,
+        metadata=event.metadata,
+        recorded_at=recorded_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.kernel.clock import Clock, SystemClock
 from bazaar.kernel.eventstore.errors import DuplicateEventError, WrongExpectedVersionError
-from bazaar.kernel.eventstore.model import NewEvent, RecordedEvent, Snapshot, check_append
+from bazaar.kernel.eventstore.model import (
+    NewEvent,
+    RecordedEvent,
+    Snapshot,
+    check_append,
+    record,
+)
 from bazaar.kernel.sql import insert_for
 
 __all__ = ["EventStoreTables", "SqlEventStore", "event_store_tables"]
@@ -156,15 +162,11 @@ class SqlEventStore:
             taken = tuple(dict.fromkeys(i for i in ids if i not in positions or ids.count(i) > 1))
             raise DuplicateEventError(stream_id, taken)
         return [
-            RecordedEvent(
+            record(
+                event,
                 stream_id=stream_id,
                 stream_version=expected_version + offset,
                 position=positions[event.id],
-                id=event.id,
-                type=event.type,
-                version=event.version,
-                data=event.data,
-                metadata=event.metadata,
                 recorded_at=now,
             )
             for offset, event in enumerate(events, start=1)
