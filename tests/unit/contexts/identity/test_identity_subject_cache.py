@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bazaar.contexts.identity import IdentityService, TenantCreationPolicy, TokenRevokedError
@@ -28,10 +30,14 @@ class CountingReads(InMemoryIdentityReadModel):
         super().__init__(store)
         self.subject_reads = 0
 
+        self.gate: asyncio.Event | None = None  # when set, subject reads wait for it
+
     async def bearer_subject(
         self, tenant_id: int, user_id: int, token_id: str
     ) -> BearerSubject | None:
         self.subject_reads += 1
+        if self.gate is not None:
+            await self.gate.wait()
         return await super().bearer_subject(tenant_id, user_id, token_id)
 
 
@@ -117,6 +123,70 @@ class TestRemembering:
         await service.authenticate_bearer(access)
         cached.forget_all()
         await service.authenticate_bearer(access)
+        assert reads.subject_reads == 2
+
+
+async def settle() -> None:
+    """Let every task run until it waits on something (a few loop turns, no time)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+class TestConcurrentMisses:
+    async def test_requests_missing_together_share_one_read(
+        self, cached_service: IdentityService, reads: CountingReads
+    ) -> None:
+        _, access, _ = await customer_session(cached_service)
+        reads.gate = asyncio.Event()
+        waiting = [
+            asyncio.create_task(cached_service.authenticate_bearer(access)) for _ in range(10)
+        ]
+        await settle()
+        assert reads.subject_reads == 1
+        reads.gate.set()
+        principals = await asyncio.gather(*waiting)
+        assert {p.user_id for p in principals} == {principals[0].user_id}
+        assert reads.subject_reads == 1
+
+    async def test_a_read_in_flight_when_answers_are_forgotten_is_not_remembered(
+        self,
+        store: InMemoryIdentityStore,
+        codec: JwtTokenCodec,
+        clock: ManualClock,
+        reads: CountingReads,
+    ) -> None:
+        # A logout or a plan change forgets every answer while a read may be under way: what
+        # that read found may predate the change, so it answers its own request only.
+        service, cached = make_service(store, codec, clock, reads, ttl_s=TTL_S)
+        _, access, _ = await customer_session(service)
+        reads.gate = asyncio.Event()
+        before = asyncio.create_task(service.authenticate_bearer(access))
+        await settle()
+        cached.forget_all()
+        reads.gate.set()
+        await before
+        await service.authenticate_bearer(access)
+        assert reads.subject_reads == 2
+
+    async def test_a_request_after_the_forgetting_does_not_join_the_earlier_read(
+        self,
+        store: InMemoryIdentityStore,
+        codec: JwtTokenCodec,
+        clock: ManualClock,
+        reads: CountingReads,
+    ) -> None:
+        service, cached = make_service(store, codec, clock, reads, ttl_s=TTL_S)
+        _, access, _ = await customer_session(service)
+        reads.gate = asyncio.Event()
+        before = asyncio.create_task(service.authenticate_bearer(access))
+        await settle()
+        cached.forget_all()
+        after = asyncio.create_task(service.authenticate_bearer(access))
+        await settle()
+        assert reads.subject_reads == 2
+        reads.gate.set()
+        await asyncio.gather(before, after)
+        await service.authenticate_bearer(access)  # the later read's answer is remembered
         assert reads.subject_reads == 2
 
 

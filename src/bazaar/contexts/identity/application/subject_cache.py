@@ -11,6 +11,12 @@ change it takes effect at the next request, as before.
 What is traded: another API process of the same deployment keeps a remembered answer for
 up to ``ttl_s`` after the change (1 s by default, the same bound as the catalog's stock
 cache). ``ttl_s = 0`` turns remembering off.
+
+When an answer expires, every request of that session in flight misses at once; the read is
+made once (single flight) and the others wait for it. Without that, each expiry sent a
+burst of identical reads to the database, and the burst set the read path's tail: a p99
+of ~330 ms on `/api/v1/me` under 32 connections against ~25 ms without expiries
+(docs/benchmarks.md, P1).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from bazaar.contexts.identity.application.queries import (
 )
 from bazaar.contexts.identity.application.views import UserView
 from bazaar.contexts.identity.domain import events
-from bazaar.kernel.cache import LruCache
+from bazaar.kernel.cache import LruCache, SingleFlight
 from bazaar.kernel.clock import Clock
 
 __all__ = ["FORGETTING_EVENTS", "CachedSubjects"]
@@ -52,6 +58,13 @@ class CachedSubjects:
         self._reads = reads
         self._ttl_s = ttl_s
         self._subjects: LruCache[tuple[int, int, str], BearerSubject] = LruCache(max_entries, clock)
+        # Reads in flight by (key, generation). The generation moves on each forgetting:
+        # a read that started before a logout neither answers a request made after it nor
+        # is remembered.
+        self._reading: SingleFlight[tuple[tuple[int, int, str], int], BearerSubject | None] = (
+            SingleFlight()
+        )
+        self._generation = 0
 
     async def login_candidate(self, tenant_id: int, email: str) -> LoginCandidate | None:
         return await self._reads.login_candidate(tenant_id, email)
@@ -63,10 +76,15 @@ class CachedSubjects:
         subject = self._subjects.get(key)
         if subject is not None:
             return subject
-        subject = await self._reads.bearer_subject(tenant_id, user_id, token_id)
+        generation = self._generation
+        subject, _ = await self._reading.do((key, generation), lambda: self._read(key, generation))
+        return subject
+
+    async def _read(self, key: tuple[int, int, str], generation: int) -> BearerSubject | None:
+        subject = await self._reads.bearer_subject(*key)
         # An unknown subject is not remembered: it is rare (a signed token for a user that
         # does not exist), and not worth a place that a valid session could use.
-        if subject is not None and self._ttl_s > 0:
+        if subject is not None and self._ttl_s > 0 and generation == self._generation:
             self._subjects.put(key, subject, self._ttl_s)
         return subject
 
@@ -83,8 +101,9 @@ class CachedSubjects:
         and a tenant's plan change concerns all of its users.
         """
         if isinstance(event, FORGETTING_EVENTS):
-            self._subjects.clear()
+            self.forget_all()
 
     def forget_all(self) -> None:
         """Drop every remembered subject (tests and operators changing rows by hand)."""
+        self._generation += 1
         self._subjects.clear()
