@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData
@@ -49,13 +48,9 @@ class TestInMemoryEventStore(EventStoreContract):
         return transaction
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'events.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    database = create_database(url)
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    database = create_database(database_url)
     try:
         yield database
     finally:
